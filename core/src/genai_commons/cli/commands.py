@@ -1,0 +1,1 @@
+"""``genai plugins``, ``models``, ``chat``, ``embed``, ``image`` (filled in by the CLI work)."""

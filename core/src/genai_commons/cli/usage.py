@@ -1,0 +1,1 @@
+"""``genai usage report`` and ``genai usage cleanup`` (filled in by the usage work)."""

@@ -1,0 +1,284 @@
+"""Configuration: one TOML file plus environment variables, all relocatable with ``GENAI_HOME``.
+
+Lookup order for the file: the ``path`` argument, ``$GENAI_CONFIG``, ``$GENAI_HOME/config.toml``.
+Environment variables override the file (see ``docs/configuration.md`` for the full list). A
+provider's table ``[providers.NAME]`` is handed to that provider's plugin as
+:class:`ProviderSettings`; secrets read through it are :class:`Secret` values that never show in
+a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from .errors import ConfigurationError, MissingCredentialsError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Secret:
+    """A secret value (API key, connection key) that never shows itself in ``repr`` or ``str``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself; pass it only to the transport that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$GENAI_HOME``, or the platform's per-user data directory for ``genai-commons``."""
+    environ = os.environ if environ is None else environ
+    if environ.get("GENAI_HOME"):
+        return Path(environ["GENAI_HOME"]).expanduser()
+    import platformdirs  # noqa: PLC0415
+
+    return platformdirs.user_data_path("genai-commons", appauthor=False)
+
+
+def parse_bool(value: str, *, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={value!r} is not a boolean; use true or false")
+
+
+@frozen(kw_only=True)
+class ProviderSettings:
+    """One provider's table from the configuration file, with environment fallbacks."""
+
+    name: str
+    values: Mapping[str, Any] = field(factory=dict, repr=False)
+    environ: Mapping[str, str] = field(factory=lambda: dict(os.environ), repr=False, eq=False)
+
+    def get(self, key: str, *, env: str | None = None, default: Any = None) -> Any:
+        """The value of ``key``: from ``env`` if that variable is set, else the file, else ``default``."""
+        if env is not None and self.environ.get(env):
+            return self.environ[env]
+        return self.values.get(key, default)
+
+    def get_str(self, key: str, *, env: str | None = None, default: str | None = None) -> str | None:
+        value = self.get(key, env=env, default=default)
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"[providers.{self.name}] {key} must be a string")
+        return value
+
+    def get_float(self, key: str, *, env: str | None = None, default: float | None = None) -> float | None:
+        value = self.get(key, env=env, default=default)
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"[providers.{self.name}] {key} must be a number, got {value!r}") from None
+
+    def get_bool(self, key: str, *, env: str | None = None, default: bool = False) -> bool:
+        value = self.get(key, env=env, default=default)
+        if isinstance(value, bool):
+            return value
+        return parse_bool(str(value), name=f"[providers.{self.name}] {key}")
+
+    def get_secret(self, key: str, *, env: str | None = None, required: bool = False) -> Secret | None:
+        """A secret from ``env`` or the file; ``required`` raises :class:`MissingCredentialsError`."""
+        value = self.get(key, env=env)
+        if value is None or value == "":
+            if required:
+                where = f"set {env} or " if env else ""
+                raise MissingCredentialsError(
+                    f"provider {self.name!r} needs {key}: {where}add {key} to [providers.{self.name}] "
+                    "in the configuration file"
+                )
+            return None
+        if not isinstance(value, str):
+            raise ConfigurationError(f"[providers.{self.name}] {key} must be a string")
+        return Secret(value)
+
+
+@frozen(kw_only=True)
+class RetryPolicy:
+    """The host's retry loop: exponential backoff with full jitter, honouring Retry-After."""
+
+    #: Calls in all, the first included; 1 turns retries off.
+    max_attempts: int = 3
+    initial_delay: float = 0.5
+    max_delay: float = 20.0
+    multiplier: float = 2.0
+    #: A Retry-After longer than this is not waited for; the error is raised instead.
+    max_retry_after: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("[retry] max_attempts must be at least 1")
+        if min(self.initial_delay, self.max_delay, self.max_retry_after) < 0 or self.multiplier < 1:
+            raise ConfigurationError("[retry] delays must be positive and multiplier at least 1")
+
+
+@frozen(kw_only=True)
+class UsageSettings:
+    """The seed's ``StoreUsageMetrics`` and ``Usage_CleanUpAfterDays``."""
+
+    store: bool = False
+    #: Records older than this many days are deleted by clean-up; None or 0 keeps everything.
+    cleanup_after_days: int | None = None
+    #: The SQLite file of the default usage store; relative paths are under the home directory.
+    database: str = "usage.db"
+
+
+@frozen(kw_only=True)
+class PluginSettings:
+    """Which plugins a host loads."""
+
+    entry_points: bool = True
+    #: When set, only these plugin names load.
+    allow: tuple[str, ...] | None = None
+    block: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class ToolSettings:
+    """The tool-calling loop."""
+
+    max_steps: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ConfigurationError("[tools] max_steps must be at least 1")
+
+
+@frozen(kw_only=True)
+class _FileSchema:
+    plugins: PluginSettings = field(factory=PluginSettings)
+    retry: RetryPolicy = field(factory=RetryPolicy)
+    usage: UsageSettings = field(factory=UsageSettings)
+    tools: ToolSettings = field(factory=ToolSettings)
+    providers: dict[str, dict[str, Any]] = field(factory=dict)
+    knowledge_bases: dict[str, dict[str, Any]] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class Config:
+    """Everything a :class:`Host` is configured with."""
+
+    home: Path
+    #: The file read, if any.
+    path: Path | None = None
+    plugins: PluginSettings = field(factory=PluginSettings)
+    retry: RetryPolicy = field(factory=RetryPolicy)
+    usage: UsageSettings = field(factory=UsageSettings)
+    tools: ToolSettings = field(factory=ToolSettings)
+    providers: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
+    #: ``[knowledge_bases.NAME]`` tables, for plugins that offer named knowledge bases.
+    knowledge_bases: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
+    environ: Mapping[str, str] = field(factory=lambda: dict(os.environ), repr=False, eq=False)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Config:
+        """Read the file (when there is one) and apply the environment on top."""
+        environ = dict(os.environ if environ is None else environ)
+        home = default_home(environ)
+        explicit = path is not None or bool(environ.get("GENAI_CONFIG"))
+        file = Path(path or environ.get("GENAI_CONFIG") or home / "config.toml").expanduser()
+        data: dict[str, Any] = {}
+        if file.is_file():
+            try:
+                data = tomllib.loads(file.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"{file}: not valid TOML: {exc}") from None
+            except OSError as exc:
+                raise ConfigurationError(f"{file}: cannot read: {exc.strerror}") from None
+        elif explicit:
+            raise ConfigurationError(f"configuration file {file} does not exist")
+        schema = _structure_file(data, file)
+        return cls(
+            home=home,
+            path=file if file.is_file() else None,
+            plugins=_plugins_from_env(schema.plugins, environ),
+            retry=schema.retry,
+            usage=_usage_from_env(schema.usage, environ),
+            tools=schema.tools,
+            providers=schema.providers,
+            knowledge_bases=schema.knowledge_bases,
+            environ=environ,
+        )
+
+    @classmethod
+    def defaults(cls, home: str | Path, **kwargs: Any) -> Config:
+        """A configuration with no file and no environment, for tests and embedding tools."""
+        return cls(home=Path(home), environ={}, **kwargs)
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The settings of one provider (empty when the file has no ``[providers.NAME]`` table)."""
+        return ProviderSettings(name=name, values=dict(self.providers.get(name, {})), environ=self.environ)
+
+    @property
+    def usage_database(self) -> Path:
+        path = Path(self.usage.database).expanduser()
+        return path if path.is_absolute() else self.home / path
+
+
+def _structure_file(data: dict[str, Any], file: Path) -> _FileSchema:
+    import cattrs  # noqa: PLC0415
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    try:
+        return converter.structure(data, _FileSchema)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{file}: {exc}") from None
+    except cattrs.BaseValidationError as exc:
+        problems = "; ".join(cattrs.transform_error(exc, path="config"))
+        raise ConfigurationError(f"{file}: {problems}") from None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _plugins_from_env(settings: PluginSettings, environ: Mapping[str, str]) -> PluginSettings:
+    entry_points = settings.entry_points
+    if "GENAI_ENTRY_POINTS" in environ:
+        entry_points = parse_bool(environ["GENAI_ENTRY_POINTS"], name="GENAI_ENTRY_POINTS")
+    allow = _split(environ["GENAI_PLUGINS_ALLOW"]) if environ.get("GENAI_PLUGINS_ALLOW") else settings.allow
+    block = (*settings.block, *_split(environ.get("GENAI_PLUGINS_BLOCK", "")))
+    return PluginSettings(entry_points=entry_points, allow=allow, block=block)
+
+
+def _usage_from_env(settings: UsageSettings, environ: Mapping[str, str]) -> UsageSettings:
+    store = settings.store
+    if "GENAI_STORE_USAGE_METRICS" in environ:
+        store = parse_bool(environ["GENAI_STORE_USAGE_METRICS"], name="GENAI_STORE_USAGE_METRICS")
+    days = settings.cleanup_after_days
+    raw = environ.get("GENAI_USAGE_CLEANUP_AFTER_DAYS")
+    if raw:
+        try:
+            days = int(raw)
+        except ValueError:
+            raise ConfigurationError(f"GENAI_USAGE_CLEANUP_AFTER_DAYS={raw!r} is not a whole number of days") from None
+    if days is not None and days < 0:
+        raise ConfigurationError("usage cleanup_after_days must be 0 (keep everything) or more")
+    return UsageSettings(store=store, cleanup_after_days=days, database=settings.database)

@@ -1,0 +1,297 @@
+"""Hook specifications: the whole contract between the host and its plugins.
+
+Three kinds of hook, named in each docstring:
+
+* **capability** — routed to the provider that owns the target: every implementation returns
+  ``None`` unless ``model.provider`` (or ``knowledge_base.provider``, ``agent.provider``) is one
+  of its own providers. Stops at the first non-None result. Other plugins may wrap these calls
+  with ``@hookimpl(wrapper=True)`` for caching, redaction, guardrails or tracing, without knowing
+  the provider (an ``_async`` hook's result is an awaitable or async iterator; a wrapper that
+  changes it returns a new one).
+* **discovery** — every plugin answers; all results are collected.
+* **event** — broadcast to every plugin; return values are ignored.
+
+The :class:`genai_commons.Provider` base class implements the capability and discovery hooks for
+you; write hooks by hand only for cross-cutting plugins. Specs may gain parameters, never lose them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .model import (
+        Agent,
+        AgentEvent,
+        AgentRequest,
+        ChatStreamEvent,
+        ChunkCollection,
+        DeployedModel,
+        EmbeddingsOptions,
+        EmbeddingsResponse,
+        ImageOptions,
+        IngestMode,
+        IngestResult,
+        KnowledgeBase,
+        ProviderInfo,
+        Request,
+        Response,
+        RetrievalQuery,
+        RetrievalResult,
+        Usage,
+    )
+
+PROJECT = "genai_commons"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -------------------------------------------------------------------------------------------
+# lifecycle events
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def genai_configure(config: Config) -> None:
+    """**event** — the host's configuration, given once to every plugin, also to plugins
+    registered later. Read your section with ``config.provider(name)``.
+
+    :param config: the loaded configuration (file and environment).
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# discovery
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def genai_providers() -> Sequence[ProviderInfo]:
+    """**discovery** — the providers this plugin offers, with their capabilities."""
+    return ()
+
+
+@hookspec
+def genai_deployed_models(provider: str | None) -> Sequence[DeployedModel]:
+    """**discovery** — the deployed models this plugin offers.
+
+    :param provider: when set, only that provider's models are wanted; other plugins return an
+        empty list without doing any work (listing may need the network).
+    """
+    return ()
+
+
+@hookspec(firstresult=True)
+def genai_resolve_model(provider: str, model_id: str) -> DeployedModel | None:
+    """**discovery** — the deployed model for ``provider:model_id``, from the provider that owns
+    it, without listing everything. Stops at the first non-None result.
+
+    :param provider: the provider name before the first colon of the reference.
+    :param model_id: the rest of the reference (it may contain colons).
+    """
+
+
+@hookspec
+def genai_knowledge_bases(provider: str | None) -> Sequence[KnowledgeBase]:
+    """**discovery** — the knowledge bases this plugin offers.
+
+    :param provider: when set, only that provider's knowledge bases are wanted.
+    """
+    return ()
+
+
+@hookspec(firstresult=True)
+def genai_resolve_knowledge_base(provider: str, name: str) -> KnowledgeBase | None:
+    """**discovery** — the knowledge base ``provider:name`` from the provider that owns it.
+    Stops at the first non-None result.
+
+    :param provider: the provider name.
+    :param name: the knowledge base's name.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: chat
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_chat(model: DeployedModel, request: Request) -> Response | None:
+    """**capability** — one chat completion (one model call; the host runs the tool loop).
+    Stops at the first non-None result.
+
+    :param model: the deployed model; answer only if its provider is yours.
+    :param request: the conversation, already checked against the model's capabilities.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_chat_async(model: DeployedModel, request: Request) -> Awaitable[Response] | None:
+    """**capability** — :func:`genai_chat`, returning an awaitable. Stops at the first non-None result.
+
+    :param model: the deployed model; answer only if its provider is yours.
+    :param request: the conversation, already checked against the model's capabilities.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_chat_stream(model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent] | None:
+    """**capability** — a streamed chat completion: text and tool-call deltas, then one
+    :class:`StreamEnd`. Stops at the first non-None result.
+
+    :param model: the deployed model; answer only if its provider is yours.
+    :param request: the conversation, already checked against the model's capabilities.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_chat_stream_async(model: DeployedModel, request: Request) -> AsyncIterator[ChatStreamEvent] | None:
+    """**capability** — :func:`genai_chat_stream` as an async iterator. Stops at the first
+    non-None result.
+
+    :param model: the deployed model; answer only if its provider is yours.
+    :param request: the conversation, already checked against the model's capabilities.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: embeddings and images
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_embed(model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse | None:
+    """**capability** — embed every chunk; the response carries the chunks with their vectors,
+    in order. The provider batches to its own limits. Stops at the first non-None result.
+
+    :param model: the deployed model (output modality embeddings); answer only if it is yours.
+    :param chunks: the chunks to embed (never empty).
+    :param options: dimensions, purpose (document or query) and normalisation.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_embed_async(
+    model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+) -> Awaitable[EmbeddingsResponse] | None:
+    """**capability** — :func:`genai_embed`, returning an awaitable. Stops at the first non-None result.
+
+    :param model: the deployed model (output modality embeddings); answer only if it is yours.
+    :param chunks: the chunks to embed (never empty).
+    :param options: dimensions, purpose (document or query) and normalisation.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_generate_image(model: DeployedModel, prompt: str, options: ImageOptions) -> Response | None:
+    """**capability** — generate images from a text; the response message carries them as files.
+    Stops at the first non-None result.
+
+    :param model: the deployed model (output modality image); answer only if it is yours.
+    :param prompt: the description of the image.
+    :param options: size, number of images, seed and cfg scale.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_generate_image_async(model: DeployedModel, prompt: str, options: ImageOptions) -> Awaitable[Response] | None:
+    """**capability** — :func:`genai_generate_image`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param model: the deployed model (output modality image); answer only if it is yours.
+    :param prompt: the description of the image.
+    :param options: size, number of images, seed and cfg scale.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: knowledge bases
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_retrieve(knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult | None:
+    """**capability** — nearest neighbours of the query in the knowledge base's collection,
+    most similar first, with their cosine similarity. Stops at the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param query: text or vector, k, minimum similarity and metadata filters.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_retrieve_async(knowledge_base: KnowledgeBase, query: RetrievalQuery) -> Awaitable[RetrievalResult] | None:
+    """**capability** — :func:`genai_retrieve`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param query: text or vector, k, minimum similarity and metadata filters.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_ingest(knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult | None:
+    """**capability** — store knowledge-base chunks in the collection. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param chunks: the chunks, with vectors when the host embedded them.
+    :param mode: insert, replace by source object, or repopulate the collection.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_ingest_async(
+    knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
+) -> Awaitable[IngestResult] | None:
+    """**capability** — :func:`genai_ingest`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param chunks: the chunks, with vectors when the host embedded them.
+    :param mode: insert, replace by source object, or repopulate the collection.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: agents
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_invoke_agent(agent: Agent, request: AgentRequest) -> Iterator[AgentEvent] | None:
+    """**capability** — one turn with a hosted agent, streamed as text chunks and traces.
+    Stops at the first non-None result.
+
+    :param agent: the agent; answer only if its provider is yours.
+    :param request: the input text, session and trace settings.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_invoke_agent_async(agent: Agent, request: AgentRequest) -> AsyncIterator[AgentEvent] | None:
+    """**capability** — :func:`genai_invoke_agent` as an async iterator. Stops at the first
+    non-None result.
+
+    :param agent: the agent; answer only if its provider is yours.
+    :param request: the input text, session and trace settings.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# usage events
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def genai_usage_recorded(usage: Usage) -> None:
+    """**event** — one complete interaction succeeded; usage stores persist ``usage`` when
+    enabled. Called once per successful call, after the tool loop and after retries, never for
+    a failure. Holds metadata only, never prompt or response text.
+
+    :param usage: provider, model, tokens, duration and time of the interaction.
+    """

@@ -1,0 +1,56 @@
+"""Converters and validators shared by the domain model; all fail with :class:`ValidationError`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, TypeVar
+
+from ..errors import ValidationError
+
+E = TypeVar("E", bound=Enum)
+
+
+def to_enum(enum: type[E]) -> Callable[[object], E]:
+    """A converter that accepts an enum member or its value, naming the valid values otherwise."""
+
+    def convert(value: object) -> E:
+        if isinstance(value, enum):
+            return value
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in enum)
+            raise ValidationError(f"{value!r} is not a valid {enum.__name__}; use one of {allowed}") from None
+
+    return convert
+
+
+def to_optional_enum(enum: type[E]) -> Callable[[object], E | None]:
+    convert = to_enum(enum)
+
+    def convert_optional(value: object) -> E | None:
+        return None if value is None else convert(value)
+
+    return convert_optional
+
+
+def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, float | int | None], None]:
+    """An attrs validator for an optional number within ``[low, high]``."""
+
+    def check(_instance: Any, attribute: Any, value: float | int | None) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError(f"{attribute.name} must be a number, got {type(value).__name__}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValidationError(f"{attribute.name} must be {bounds}, got {value}")
+
+    return check
+
+
+def non_empty(_instance: Any, attribute: Any, value: str | None) -> None:
+    """An attrs validator: a string that is not blank (None passes; use a type for required)."""
+    if value is not None and not value.strip():
+        raise ValidationError(f"{attribute.name} must not be empty")

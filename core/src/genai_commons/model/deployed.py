@@ -1,0 +1,112 @@
+"""What providers offer: ``DeployedModel``, knowledge bases, agents and provider descriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from attrs import field, frozen
+
+from ..errors import ValidationError
+from ._validators import non_empty, to_enum
+from .enums import Capability, Modality
+
+
+def _modalities(value: Iterable[Modality | str]) -> frozenset[Modality]:
+    convert = to_enum(Modality)
+    return frozenset(convert(v) for v in value)
+
+
+def _capabilities(value: Iterable[Capability | str]) -> frozenset[Capability]:
+    convert = to_enum(Capability)
+    return frozenset(convert(v) for v in value)
+
+
+def _check_provider_name(_instance: object, _attribute: object, value: str) -> None:
+    if not value or ":" in value or value != value.strip():
+        raise ValidationError(f"provider name {value!r} must be non-empty, without ':' or surrounding spaces")
+
+
+@frozen(kw_only=True)
+class DeployedModel:
+    """A model the host can invoke, with its declared capabilities (``DeployedModel``).
+
+    ``provider`` (the seed's *Architecture*) names the plugin that owns the model; the host routes
+    every call on this model to that plugin. The reference ``provider:model_id`` names it on the
+    command line.
+    """
+
+    provider: str = field(validator=_check_provider_name)
+    model_id: str = field(validator=non_empty)
+    display_name: str = field(default="", converter=str)
+    output_modality: Modality = field(default=Modality.TEXT, converter=to_enum(Modality))
+    input_modalities: frozenset[Modality] = field(default=frozenset({Modality.TEXT}), converter=_modalities)
+    supports_system_prompt: bool = True
+    supports_history: bool = True
+    supports_function_calling: bool = False
+    supports_streaming: bool = False
+    #: Usable with the current credentials and the user's preferences (``IsActive``).
+    active: bool = True
+    #: Lifecycle status as the provider reports it (``ACTIVE``, ``LEGACY``), when it does.
+    lifecycle: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.model_id)
+
+    @property
+    def ref(self) -> str:
+        """``provider:model_id``, the reference the CLI and :meth:`Host.model` accept."""
+        return f"{self.provider}:{self.model_id}"
+
+
+@frozen(kw_only=True)
+class KnowledgeBase:
+    """A knowledge base the host can retrieve from and ingest into (the seed's ``Connection``).
+
+    :param collection: the collection (index) inside the provider's store; collections are
+        isolated from each other.
+    :param embedding_model: the model that embeds its chunks and queries, when the host embeds
+        (a provider that embeds server-side leaves it None).
+    """
+
+    provider: str = field(validator=_check_provider_name)
+    name: str = field(validator=non_empty)
+    collection: str = field(default="", converter=str)
+    embedding_model: DeployedModel | None = None
+    description: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.collection:
+            object.__setattr__(self, "collection", self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+@frozen(kw_only=True)
+class Agent:
+    """An agent a provider hosts (Bedrock Agents: the agent id and alias id)."""
+
+    provider: str = field(validator=_check_provider_name)
+    agent_id: str = field(validator=non_empty)
+    alias_id: str | None = None
+    display_name: str = field(default="", converter=str)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.agent_id)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}:{self.agent_id}"
+
+
+@frozen(kw_only=True)
+class ProviderInfo:
+    """A provider a plugin offers, and the capabilities it implements."""
+
+    name: str = field(validator=_check_provider_name)
+    capabilities: frozenset[Capability] = field(converter=_capabilities)
+    description: str = ""
+    version: str | None = None

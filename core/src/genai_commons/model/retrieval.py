@@ -1,0 +1,196 @@
+"""Knowledge-base retrieval and ingestion: queries, portable metadata filters, ingestion results.
+
+The portable filter form (:class:`Eq`, :class:`In`, :class:`Range`, :class:`And`, :class:`Or`,
+:class:`Not`) is translated by each backend into its own query language; values are always data,
+never query text. :meth:`Filter.matches` evaluates a filter in memory, for backends without one.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from enum import StrEnum
+
+from attrs import field, frozen
+
+from ..errors import ValidationError
+from ._validators import in_range, non_empty
+from .knowledge import KnowledgeBaseChunk, MetadataCollection, to_vector
+
+
+def _as_number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+@frozen(kw_only=True)
+class Eq:
+    """Metadata ``key`` equals ``value`` exactly."""
+
+    key: str = field(validator=non_empty)
+    value: str = field(converter=str)
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        return metadata.get(self.key) == self.value
+
+
+@frozen(kw_only=True)
+class In:
+    """Metadata ``key`` equals one of ``values``."""
+
+    key: str = field(validator=non_empty)
+    values: tuple[str, ...] = field(converter=lambda v: tuple(str(x) for x in v))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.values:
+            raise ValidationError(f"filter 'in' on {self.key!r} needs at least one value")
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        return metadata.get(self.key) in self.values
+
+
+@frozen(kw_only=True)
+class Range:
+    """Metadata ``key``, read as a number, lies within the bounds given."""
+
+    key: str = field(validator=non_empty)
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if all(b is None for b in (self.gt, self.gte, self.lt, self.lte)):
+            raise ValidationError(f"filter 'range' on {self.key!r} needs at least one bound")
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        number = _as_number(metadata.get(self.key))
+        if number is None:
+            return False
+        return (
+            (self.gt is None or number > self.gt)
+            and (self.gte is None or number >= self.gte)
+            and (self.lt is None or number < self.lt)
+            and (self.lte is None or number <= self.lte)
+        )
+
+
+def _filters(value: Iterable[Filter]) -> tuple[Filter, ...]:
+    return tuple(value)
+
+
+@frozen(kw_only=True)
+class And:
+    """Every filter matches."""
+
+    filters: tuple[Filter, ...] = field(converter=_filters)
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        return all(f.matches(metadata) for f in self.filters)
+
+
+@frozen(kw_only=True)
+class Or:
+    """At least one filter matches."""
+
+    filters: tuple[Filter, ...] = field(converter=_filters)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.filters:
+            raise ValidationError("filter 'or' needs at least one filter")
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        return any(f.matches(metadata) for f in self.filters)
+
+
+@frozen(kw_only=True)
+class Not:
+    """The filter does not match."""
+
+    filter: Filter
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        return not self.filter.matches(metadata)
+
+
+#: The portable metadata filter form.
+Filter = Eq | In | Range | And | Or | Not
+
+
+def exact_match(metadata: MetadataCollection | Mapping[str, str]) -> Filter:
+    """The seed's filter: every pair must match exactly."""
+    pairs = metadata.as_dict() if isinstance(metadata, MetadataCollection) else dict(metadata)
+    return And(filters=[Eq(key=k, value=v) for k, v in pairs.items()])
+
+
+@frozen(kw_only=True)
+class RetrievalQuery:
+    """A nearest-neighbour query: a text (embedded with the knowledge base's model) or a vector."""
+
+    text: str | None = None
+    vector: array | None = field(default=None, converter=to_vector)
+    k: int = field(default=5, validator=in_range(1, 10_000))
+    min_similarity: float | None = field(default=None, validator=in_range(-1.0, 1.0))
+    #: Exact-match pairs that must all match (the seed's MetadataCollection filter).
+    metadata: MetadataCollection = field(factory=MetadataCollection)
+    #: A portable filter, combined with ``metadata`` by AND.
+    filter: Filter | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.text is None) == (self.vector is None):
+            raise ValidationError("a retrieval query needs exactly one of text or vector")
+        if self.text is not None and not self.text.strip():
+            raise ValidationError("a retrieval query's text must not be empty")
+
+    def combined_filter(self) -> Filter | None:
+        """``metadata`` and ``filter`` as one portable filter, or None when there is neither."""
+        parts: list[Filter] = []
+        if len(self.metadata):
+            parts.append(exact_match(self.metadata))
+        if self.filter is not None:
+            parts.append(self.filter)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(filters=parts)
+
+
+class IngestMode(StrEnum):
+    """How ingested chunks meet what the collection holds."""
+
+    #: Add the chunks; chunks with an id already stored are replaced.
+    INSERT = "insert"
+    #: Delete every chunk of the chunks' source objects first, then add.
+    REPLACE = "replace"
+    #: Delete the whole collection's chunks first, then add.
+    REPOPULATE = "repopulate"
+
+
+@frozen(kw_only=True)
+class IngestResult:
+    """What an ingestion changed."""
+
+    inserted: int = field(default=0, validator=in_range(0, None))
+    deleted: int = field(default=0, validator=in_range(0, None))
+    unchanged: int = field(default=0, validator=in_range(0, None))
+    #: Embedding tokens spent, when the backend embedded and its model reports them.
+    input_tokens: int | None = field(default=None, validator=in_range(0, None))
+    duration_ms: float | None = field(default=None, validator=in_range(0, None))
+
+
+@frozen(kw_only=True)
+class RetrievalResult:
+    """The chunks a retrieval returned, most similar first."""
+
+    chunks: tuple[KnowledgeBaseChunk, ...] = field(default=(), converter=tuple)
+    input_tokens: int | None = field(default=None, validator=in_range(0, None))
+    duration_ms: float | None = field(default=None, validator=in_range(0, None))
+
+    def __iter__(self) -> Iterator[KnowledgeBaseChunk]:
+        return iter(self.chunks)
+
+    def __len__(self) -> int:
+        return len(self.chunks)

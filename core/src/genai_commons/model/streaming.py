@@ -1,0 +1,45 @@
+"""Events of a streamed chat completion.
+
+A provider's streaming hook yields these; the host assembles them into a :class:`Response`
+(tool-call deltas are joined by index into complete :class:`ToolCall` objects).
+"""
+
+from __future__ import annotations
+
+from attrs import field, frozen
+
+from ._validators import in_range, to_optional_enum
+from .enums import StopReason
+
+
+@frozen(kw_only=True)
+class TextDelta:
+    """A piece of the assistant's text."""
+
+    text: str
+
+
+@frozen(kw_only=True)
+class ToolCallDelta:
+    """A piece of a tool call; ``id`` and ``name`` come with the first piece of each index."""
+
+    index: int = field(validator=in_range(0, None))
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@frozen(kw_only=True)
+class StreamEnd:
+    """The last event: why the model stopped, and the usage of the whole call."""
+
+    stop_reason: StopReason | None = field(default=None, converter=to_optional_enum(StopReason))
+    provider_stop_reason: str | None = None
+    input_tokens: int | None = field(default=None, validator=in_range(0, None))
+    output_tokens: int | None = field(default=None, validator=in_range(0, None))
+    total_tokens: int | None = field(default=None, validator=in_range(0, None))
+    model_id: str | None = None
+
+
+#: What a streaming hook yields.
+ChatStreamEvent = TextDelta | ToolCallDelta | StreamEnd

@@ -1,0 +1,312 @@
+"""The base class of provider plugins.
+
+Subclass :class:`Provider`, set ``name``, and override the methods of the capabilities you offer
+(``chat``, ``chat_stream``, ``embed``, ``generate_image``, ``retrieve``, ``ingest``,
+``invoke_agent``, and their ``_async`` variants when you have a native async client). The base
+class implements every hook: it answers only for its own provider name, declares the capabilities
+you overrode, and runs sync methods in a worker thread for the async API when you did not write an
+async one. Register the class (not an instance) as an entry point in the group ``genai_commons``;
+each :class:`Host` makes its own instance, so hosts share nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import UnsupportedCapabilityError
+from .hookspecs import hookimpl
+from .model import (
+    Agent,
+    AgentEvent,
+    AgentRequest,
+    Capability,
+    ChatStreamEvent,
+    ChunkCollection,
+    DeployedModel,
+    EmbeddingsOptions,
+    EmbeddingsResponse,
+    ImageOptions,
+    IngestMode,
+    IngestResult,
+    KnowledgeBase,
+    ProviderInfo,
+    Request,
+    Response,
+    RetrievalQuery,
+    RetrievalResult,
+)
+
+if TYPE_CHECKING:
+    from .config import Config, ProviderSettings
+
+#: Which methods implement which capability (sync first, then async).
+_CAPABILITY_METHODS: dict[Capability, tuple[str, str]] = {
+    Capability.CHAT: ("chat", "chat_async"),
+    Capability.CHAT_STREAM: ("chat_stream", "chat_stream_async"),
+    Capability.EMBED: ("embed", "embed_async"),
+    Capability.IMAGE: ("generate_image", "generate_image_async"),
+    Capability.RETRIEVE: ("retrieve", "retrieve_async"),
+    Capability.INGEST: ("ingest", "ingest_async"),
+    Capability.AGENT: ("invoke_agent", "invoke_agent_async"),
+}
+
+
+class Provider:
+    """Base class of a provider plugin; see the module docstring."""
+
+    #: The provider name: the part before the colon of a model reference.
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: Version reported by ``genai plugins``; the host fills it from the distribution when empty.
+    version: ClassVar[str | None] = None
+
+    def __init__(self) -> None:
+        if not type(self).name:
+            raise TypeError(f"{type(self).__qualname__} must set the class attribute 'name'")
+        self.settings: ProviderSettings | None = None
+        self.config: Config | None = None
+
+    # -- configuration and discovery: override as needed ------------------------------------
+
+    def configure(self, settings: ProviderSettings) -> None:
+        """Receive this provider's settings (``[providers.NAME]`` and the environment)."""
+
+    def models(self) -> Iterable[DeployedModel]:
+        """The deployed models this provider offers."""
+        return ()
+
+    def resolve_model(self, model_id: str) -> DeployedModel | None:
+        """The model of that id; by default looked up in :meth:`models`."""
+        for model in self.models():
+            if model.model_id == model_id:
+                return model
+        return None
+
+    def knowledge_bases(self) -> Iterable[KnowledgeBase]:
+        """The knowledge bases this provider offers."""
+        return ()
+
+    def resolve_knowledge_base(self, name: str) -> KnowledgeBase | None:
+        for knowledge_base in self.knowledge_bases():
+            if knowledge_base.name == name:
+                return knowledge_base
+        return None
+
+    @classmethod
+    def capabilities(cls) -> frozenset[Capability]:
+        """The capabilities this class implements: those whose sync or async method it overrides."""
+        return frozenset(
+            capability
+            for capability, methods in _CAPABILITY_METHODS.items()
+            if any(getattr(cls, m) is not getattr(Provider, m) for m in methods)
+        )
+
+    def info(self) -> ProviderInfo:
+        return ProviderInfo(
+            name=self.name, capabilities=self.capabilities(), description=self.description, version=self.version
+        )
+
+    # -- capabilities: override the ones you offer ------------------------------------------
+
+    def _absent(self, capability: Capability) -> UnsupportedCapabilityError:
+        return UnsupportedCapabilityError(
+            f"provider {self.name!r} does not offer {capability.value}", target=self.name, capability=capability.value
+        )
+
+    def chat(self, model: DeployedModel, request: Request) -> Response:
+        if type(self).chat_async is not Provider.chat_async:
+            return _run_sync(self.chat_async(model, request))
+        raise self._absent(Capability.CHAT)
+
+    async def chat_async(self, model: DeployedModel, request: Request) -> Response:
+        return await asyncio.to_thread(self.chat, model, request)
+
+    def chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
+        if type(self).chat_stream_async is not Provider.chat_stream_async:
+            return _iterate_on_private_loop(self.chat_stream_async(model, request))
+        raise self._absent(Capability.CHAT_STREAM)
+
+    def chat_stream_async(self, model: DeployedModel, request: Request) -> AsyncIterator[ChatStreamEvent]:
+        return _iterate_in_thread(lambda: self.chat_stream(model, request))
+
+    def embed(self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse:
+        if type(self).embed_async is not Provider.embed_async:
+            return _run_sync(self.embed_async(model, chunks, options))
+        raise self._absent(Capability.EMBED)
+
+    async def embed_async(
+        self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse:
+        return await asyncio.to_thread(self.embed, model, chunks, options)
+
+    def generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
+        if type(self).generate_image_async is not Provider.generate_image_async:
+            return _run_sync(self.generate_image_async(model, prompt, options))
+        raise self._absent(Capability.IMAGE)
+
+    async def generate_image_async(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
+        return await asyncio.to_thread(self.generate_image, model, prompt, options)
+
+    def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
+        if type(self).retrieve_async is not Provider.retrieve_async:
+            return _run_sync(self.retrieve_async(knowledge_base, query))
+        raise self._absent(Capability.RETRIEVE)
+
+    async def retrieve_async(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
+        return await asyncio.to_thread(self.retrieve, knowledge_base, query)
+
+    def ingest(self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult:
+        if type(self).ingest_async is not Provider.ingest_async:
+            return _run_sync(self.ingest_async(knowledge_base, chunks, mode))
+        raise self._absent(Capability.INGEST)
+
+    async def ingest_async(
+        self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
+    ) -> IngestResult:
+        return await asyncio.to_thread(self.ingest, knowledge_base, chunks, mode)
+
+    def invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent]:
+        if type(self).invoke_agent_async is not Provider.invoke_agent_async:
+            return _iterate_on_private_loop(self.invoke_agent_async(agent, request))
+        raise self._absent(Capability.AGENT)
+
+    def invoke_agent_async(self, agent: Agent, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        return _iterate_in_thread(lambda: self.invoke_agent(agent, request))
+
+    # -- the hooks (you do not override these) ----------------------------------------------
+
+    @hookimpl
+    def genai_configure(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.provider(self.name)
+        self.configure(self.settings)
+
+    @hookimpl
+    def genai_providers(self) -> Sequence[ProviderInfo]:
+        return [self.info()]
+
+    @hookimpl
+    def genai_deployed_models(self, provider: str | None) -> Sequence[DeployedModel]:
+        return list(self.models()) if provider in (None, self.name) else []
+
+    @hookimpl
+    def genai_resolve_model(self, provider: str, model_id: str) -> DeployedModel | None:
+        return self.resolve_model(model_id) if provider == self.name else None
+
+    @hookimpl
+    def genai_knowledge_bases(self, provider: str | None) -> Sequence[KnowledgeBase]:
+        return list(self.knowledge_bases()) if provider in (None, self.name) else []
+
+    @hookimpl
+    def genai_resolve_knowledge_base(self, provider: str, name: str) -> KnowledgeBase | None:
+        return self.resolve_knowledge_base(name) if provider == self.name else None
+
+    @hookimpl
+    def genai_chat(self, model: DeployedModel, request: Request) -> Response | None:
+        return self.chat(model, request) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_chat_async(self, model: DeployedModel, request: Request) -> Awaitable[Response] | None:
+        return self.chat_async(model, request) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent] | None:
+        return self.chat_stream(model, request) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_chat_stream_async(self, model: DeployedModel, request: Request) -> AsyncIterator[ChatStreamEvent] | None:
+        return self.chat_stream_async(model, request) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_embed(
+        self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse | None:
+        return self.embed(model, chunks, options) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_embed_async(
+        self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+    ) -> Awaitable[EmbeddingsResponse] | None:
+        return self.embed_async(model, chunks, options) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response | None:
+        return self.generate_image(model, prompt, options) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_generate_image_async(
+        self, model: DeployedModel, prompt: str, options: ImageOptions
+    ) -> Awaitable[Response] | None:
+        return self.generate_image_async(model, prompt, options) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult | None:
+        return self.retrieve(knowledge_base, query) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_retrieve_async(
+        self, knowledge_base: KnowledgeBase, query: RetrievalQuery
+    ) -> Awaitable[RetrievalResult] | None:
+        return self.retrieve_async(knowledge_base, query) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_ingest(
+        self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
+    ) -> IngestResult | None:
+        return self.ingest(knowledge_base, chunks, mode) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_ingest_async(
+        self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
+    ) -> Awaitable[IngestResult] | None:
+        return self.ingest_async(knowledge_base, chunks, mode) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent] | None:
+        return self.invoke_agent(agent, request) if agent.provider == self.name else None
+
+    @hookimpl
+    def genai_invoke_agent_async(self, agent: Agent, request: AgentRequest) -> AsyncIterator[AgentEvent] | None:
+        return self.invoke_agent_async(agent, request) if agent.provider == self.name else None
+
+
+def _run_sync(awaitable: Awaitable[Any]) -> Any:
+    """Run a provider's async method from the sync API (never inside a running loop)."""
+
+    async def run() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    raise RuntimeError("called the sync API from inside an event loop; use the host's async methods")
+
+
+_DONE = object()
+
+
+def _iterate_on_private_loop(iterator: AsyncIterator[Any]) -> Iterator[Any]:
+    """A sync iterator over an async one, driven by an event loop of its own."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(anext(iterator))
+            except StopAsyncIteration:
+                return
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _iterate_in_thread(make: Any) -> AsyncIterator[Any]:
+    """An async iterator over a sync iterator, each step in a worker thread."""
+    iterator = await asyncio.to_thread(make)
+    while True:
+        item = await asyncio.to_thread(next, iterator, _DONE)
+        if item is _DONE:
+            return
+        yield item

@@ -1,0 +1,100 @@
+"""The host's one retry loop: exponential backoff with full jitter, honouring Retry-After.
+
+Only errors a plugin marked retryable (:attr:`ProviderError.retryable`: rate limits, timeouts,
+unavailable services) are retried. The first attempt runs directly; after a retryable failure,
+tenacity schedules the rest, so that the common case costs nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ._log import get_logger
+from .config import RetryPolicy
+from .errors import ProviderError
+
+T = TypeVar("T")
+_log = get_logger(__name__)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+def backoff(policy: RetryPolicy, attempt: int, exc: BaseException | None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: Retry-After if the provider gave one,
+    else a random delay up to ``initial * multiplier**(attempt-1)``, capped at ``max_delay``."""
+    retry_after = getattr(exc, "retry_after", None)
+    ceiling = min(policy.max_delay, policy.initial_delay * policy.multiplier ** (attempt - 1))
+    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    if retry_after is not None:
+        delay = max(float(retry_after), delay)
+    return delay
+
+
+def _gives_up(policy: RetryPolicy, exc: BaseException) -> bool:
+    retry_after = getattr(exc, "retry_after", None)
+    return not is_retryable(exc) or (retry_after is not None and retry_after > policy.max_retry_after)
+
+
+def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
+    import tenacity  # noqa: PLC0415 - loaded only when a call has failed once
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return backoff(policy, state.attempt_number + 1, exc)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        _log.warning(
+            "call_retried",
+            operation=what,
+            attempt=state.attempt_number + 1,
+            error=type(exc).__name__,
+            wait_s=round(state.upcoming_sleep, 3),
+        )
+
+    return {
+        "stop": tenacity.stop_after_attempt(policy.max_attempts - 1),
+        "wait": wait,
+        "retry": tenacity.retry_if_exception(lambda e: not _gives_up(policy, e)),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def call_with_retry(policy: RetryPolicy, what: str, fn: Callable[[], T]) -> T:
+    """``fn()``, retried on retryable errors under ``policy``."""
+    try:
+        return fn()
+    except ProviderError as exc:
+        if policy.max_attempts <= 1 or _gives_up(policy, exc):
+            raise
+        first = exc
+    import time  # noqa: PLC0415
+
+    import tenacity  # noqa: PLC0415
+
+    time.sleep(backoff(policy, 1, first))
+    _log.warning("call_retried", operation=what, attempt=2, error=type(first).__name__)
+    return tenacity.Retrying(**_tenacity_kwargs(policy, what))(fn)
+
+
+async def call_with_retry_async(policy: RetryPolicy, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+    """``await fn()``, retried on retryable errors under ``policy``."""
+    try:
+        return await fn()
+    except ProviderError as exc:
+        if policy.max_attempts <= 1 or _gives_up(policy, exc):
+            raise
+        first = exc
+    import asyncio  # noqa: PLC0415
+
+    import tenacity  # noqa: PLC0415
+
+    await asyncio.sleep(backoff(policy, 1, first))
+    _log.warning("call_retried", operation=what, attempt=2, error=type(first).__name__)
+    retrying = tenacity.AsyncRetrying(**_tenacity_kwargs(policy, what))
+    return await retrying(fn)  # type: ignore[no-any-return]
