@@ -39,7 +39,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
         ctx.obj = CliState(config_path=config_path)
 
 
-from . import commands, usage  # noqa: E402  - register the command modules
+from . import commands, usage  # noqa: E402 - each command module registers its commands
+
+for _module in (commands, usage):
+    _module.register(main)
 
 __all__ = ["CliState", "main", "pass_state"]
-_ = (commands, usage)

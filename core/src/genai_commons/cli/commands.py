@@ -1,1 +1,9 @@
-"""``genai plugins``, ``models``, ``chat``, ``embed``, ``image`` (filled in by the CLI work)."""
+"""``genai plugins``, ``models``, ``chat``, ``embed``, ``image``."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    """Add this module's commands to the ``genai`` group."""

@@ -1,1 +1,9 @@
-"""``genai usage report`` and ``genai usage cleanup`` (filled in by the usage work)."""
+"""``genai usage report`` and ``genai usage cleanup``."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    """Add this module's commands to the ``genai`` group."""
