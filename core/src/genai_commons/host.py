@@ -40,6 +40,7 @@ from .model import (
     KnowledgeBase,
     Modality,
     ProviderInfo,
+    Reference,
     Request,
     Response,
     RetrievalQuery,
@@ -140,7 +141,7 @@ class Host:
         """Every plugin: loaded ones with their providers, failed ones with their error."""
         by_plugin: dict[str, list[ProviderInfo]] = {}
         for impl in self._hook.genai_providers.get_hookimpls():
-            by_plugin.setdefault(impl.plugin_name, []).extend(impl.function())
+            by_plugin.setdefault(impl.plugin_name, []).extend(cast(list[ProviderInfo], impl.function()))
         out = [
             attrs.evolve(info, providers=by_plugin.get(name, ()))
             for name, info in self._infos.items()
@@ -549,7 +550,7 @@ class Host:
     @staticmethod
     def _query(query: RetrievalQuery | str, k: int | None) -> RetrievalQuery:
         if isinstance(query, str):
-            return RetrievalQuery(text=query, **({"k": k} if k is not None else {}))
+            return RetrievalQuery(text=query) if k is None else RetrievalQuery(text=query, k=k)
         return query if k is None else attrs.evolve(query, k=k)
 
     def retrieve(
@@ -560,7 +561,7 @@ class Host:
         self._route(kb.provider, Capability.RETRIEVE)
         q = self._query(query, k)
         started = time.perf_counter()
-        result = self._call(
+        result: RetrievalResult = self._call(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve(knowledge_base=kb, query=q)
         )
         self._kb_usage(
@@ -576,7 +577,7 @@ class Host:
         self._route(kb.provider, Capability.RETRIEVE)
         q = self._query(query, k)
         started = time.perf_counter()
-        result = await self._call_async(
+        result: RetrievalResult = await self._call_async(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve_async(knowledge_base=kb, query=q)
         )
         self._kb_usage(
@@ -592,7 +593,7 @@ class Host:
         self._route(kb.provider, Capability.INGEST)
         ingest_mode = IngestMode(mode)
         started = time.perf_counter()
-        result = self._call(
+        result: IngestResult = self._call(
             kb.provider,
             Capability.INGEST,
             lambda: self._hook.genai_ingest(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
@@ -608,7 +609,7 @@ class Host:
         self._route(kb.provider, Capability.INGEST)
         ingest_mode = IngestMode(mode)
         started = time.perf_counter()
-        result = await self._call_async(
+        result: IngestResult = await self._call_async(
             kb.provider,
             Capability.INGEST,
             lambda: self._hook.genai_ingest_async(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
@@ -702,8 +703,8 @@ async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 def _assemble_agent(events: Iterator[AgentEvent], request: AgentRequest, started: float) -> AgentResponse:
     text: list[str] = []
-    references = []
-    traces = []
+    references: list[Reference] = []
+    traces: list[AgentTrace] = []
     for event in events:
         if isinstance(event, AgentTextChunk):
             text.append(event.text)

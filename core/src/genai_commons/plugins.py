@@ -8,7 +8,7 @@ the others keep working.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -22,6 +22,10 @@ from .model import Capability, ProviderInfo
 ENTRY_POINT_GROUP = "genai_commons"
 
 
+def _providers(value: Iterable[ProviderInfo]) -> tuple[ProviderInfo, ...]:
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class PluginInfo:
     """A plugin as ``genai plugins`` shows it."""
@@ -30,7 +34,7 @@ class PluginInfo:
     version: str | None = None
     #: ``entry point`` or ``in-process``.
     source: str = "in-process"
-    providers: tuple[ProviderInfo, ...] = field(default=(), converter=tuple)
+    providers: tuple[ProviderInfo, ...] = field(default=(), converter=_providers)
     #: Why the plugin is not loaded, when it failed.
     error: str | None = None
 

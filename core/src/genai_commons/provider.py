@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .errors import UnsupportedCapabilityError
 from .hookspecs import hookimpl
@@ -40,6 +40,8 @@ from .model import (
 
 if TYPE_CHECKING:
     from .config import Config, ProviderSettings
+
+T = TypeVar("T")
 
 #: Which methods implement which capability (sync first, then async).
 _CAPABILITY_METHODS: dict[Capability, tuple[str, str]] = {
@@ -272,10 +274,10 @@ class Provider:
         return self.invoke_agent_async(agent, request) if agent.provider == self.name else None
 
 
-def _run_sync(awaitable: Awaitable[Any]) -> Any:
+def _run_sync(awaitable: Awaitable[T]) -> T:
     """Run a provider's async method from the sync API (never inside a running loop)."""
 
-    async def run() -> Any:
+    async def run() -> T:
         return await awaitable
 
     try:

@@ -97,4 +97,5 @@ async def call_with_retry_async(policy: RetryPolicy, what: str, fn: Callable[[],
     await asyncio.sleep(backoff(policy, 1, first))
     _log.warning("call_retried", operation=what, attempt=2, error=type(first).__name__)
     retrying = tenacity.AsyncRetrying(**_tenacity_kwargs(policy, what))
-    return await retrying(fn)  # type: ignore[no-any-return]
+    result: T = await retrying(fn)
+    return result

@@ -16,7 +16,7 @@ import json
 from array import array
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, cast, get_args, get_origin
 
 import attrs
 import cattrs
@@ -28,6 +28,7 @@ from cattrs.v import format_exception
 from .errors import ValidationError
 from .model import (
     AgentEvent,
+    Capability,
     ChatStreamEvent,
     Chunk,
     Filter,
@@ -36,7 +37,6 @@ from .model import (
     Request,
     Tool,
 )
-from .model.deployed import Capability
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ def register_provider_options(cls: type[T]) -> type[T]:
     if not attrs.has(cls):
         raise TypeError("provider options must be an attrs class")
     _PROVIDER_OPTIONS[_type_name(cls)] = cls
-    return cls
+    return cast(type[T], cls)
 
 
 def _type_name(cls: type[Any]) -> str:
@@ -70,6 +70,10 @@ def _resolve_reference(reference: str) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
+def _is_enum_set(type_: Any) -> bool:
+    return get_origin(type_) is frozenset and get_args(type_)[0] in (Modality, Capability)
+
+
 def _build() -> cattrs.Converter:
     c = make_converter()
     c.register_unstructure_hook(array, lambda v: v.tolist())
@@ -77,10 +81,7 @@ def _build() -> cattrs.Converter:
     c.register_unstructure_hook(datetime, lambda v: v.isoformat())
     c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     # Sets of enum members (modalities, capabilities) as sorted lists, for stable output.
-    c.register_unstructure_hook_func(
-        lambda t: get_origin(t) is frozenset and get_args(t)[0] in (Modality, Capability),
-        lambda v: sorted(m.value for m in v),
-    )
+    c.register_unstructure_hook_func(_is_enum_set, lambda v: sorted(m.value for m in v))
 
     # Function: the callable travels as its import reference.
     c.register_unstructure_hook(
@@ -97,7 +98,7 @@ def _build() -> cattrs.Converter:
     include_subclasses(Tool, c, union_strategy=lambda u, conv: configure_tagged_union(u, conv, **tag))  # type: ignore[arg-type]
     configure_tagged_union(ChatStreamEvent, c, **tag)  # type: ignore[arg-type]
     configure_tagged_union(AgentEvent, c, **tag)  # type: ignore[arg-type]
-    configure_tagged_union(Filter, c, tag_name="op", tag_generator=lambda cl: cl.__name__.lower())  # type: ignore[arg-type]
+    configure_tagged_union(Filter, c, tag_name="op", tag_generator=lambda cl: cl.__name__.lower())
     optional_filter = Filter | None
     c.register_unstructure_hook_func(
         lambda t: t == optional_filter, lambda v: None if v is None else c.unstructure(v, unstructure_as=Filter)

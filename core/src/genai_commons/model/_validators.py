@@ -7,6 +7,17 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from ..errors import ValidationError
+from .enums import (
+    EmbeddingPurpose,
+    FileType,
+    ImageGenerationType,
+    MessageType,
+    Modality,
+    Role,
+    SourceType,
+    StopReason,
+    ToolChoice,
+)
 
 E = TypeVar("E", bound=Enum)
 
@@ -26,19 +37,10 @@ def to_enum(enum: type[E]) -> Callable[[object], E]:
     return convert
 
 
-def to_optional_enum(enum: type[E]) -> Callable[[object], E | None]:
-    convert = to_enum(enum)
-
-    def convert_optional(value: object) -> E | None:
-        return None if value is None else convert(value)
-
-    return convert_optional
-
-
-def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, float | int | None], None]:
+def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, Any], None]:
     """An attrs validator for an optional number within ``[low, high]``."""
 
-    def check(_instance: Any, attribute: Any, value: float | int | None) -> None:
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -50,7 +52,46 @@ def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, float
     return check
 
 
-def non_empty(_instance: Any, attribute: Any, value: str | None) -> None:
+def non_empty(_instance: Any, attribute: Any, value: Any) -> None:
     """An attrs validator: a string that is not blank (None passes; use a type for required)."""
     if value is not None and not value.strip():
         raise ValidationError(f"{attribute.name} must not be empty")
+
+
+# Named converters, one per enum: the attrs mypy plugin reads only named functions.
+
+
+def role(value: object) -> Role:
+    return to_enum(Role)(value)
+
+
+def message_type(value: object) -> MessageType:
+    return to_enum(MessageType)(value)
+
+
+def file_type(value: object) -> FileType:
+    return to_enum(FileType)(value)
+
+
+def tool_choice(value: object) -> ToolChoice:
+    return to_enum(ToolChoice)(value)
+
+
+def source_type(value: object) -> SourceType:
+    return to_enum(SourceType)(value)
+
+
+def modality(value: object) -> Modality:
+    return to_enum(Modality)(value)
+
+
+def embedding_purpose(value: object) -> EmbeddingPurpose:
+    return to_enum(EmbeddingPurpose)(value)
+
+
+def image_generation_type(value: object) -> ImageGenerationType:
+    return to_enum(ImageGenerationType)(value)
+
+
+def optional_stop_reason(value: object) -> StopReason | None:
+    return None if value is None else to_enum(StopReason)(value)

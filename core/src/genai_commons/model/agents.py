@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from attrs import field, frozen
@@ -13,6 +13,14 @@ from .chat import Reference
 
 def _str_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return {} if value is None else {str(k): str(v) for k, v in value.items()}
+
+
+def _references(value: Iterable[Reference]) -> tuple[Reference, ...]:
+    return tuple(value)
+
+
+def _traces(value: Iterable[AgentTrace]) -> tuple[AgentTrace, ...]:
+    return tuple(value)
 
 
 @frozen(kw_only=True)
@@ -32,7 +40,7 @@ class AgentTextChunk:
     """A piece of the agent's answer, with the references it cites."""
 
     text: str
-    references: tuple[Reference, ...] = field(default=(), converter=tuple)
+    references: tuple[Reference, ...] = field(default=(), converter=_references)
 
 
 @frozen(kw_only=True)
@@ -56,6 +64,6 @@ class AgentResponse:
 
     text: str
     session_id: str | None = None
-    references: tuple[Reference, ...] = field(default=(), converter=tuple)
-    traces: tuple[AgentTrace, ...] = field(default=(), converter=tuple)
+    references: tuple[Reference, ...] = field(default=(), converter=_references)
+    traces: tuple[AgentTrace, ...] = field(default=(), converter=_traces)
     duration_ms: float | None = field(default=None, validator=in_range(0, None))

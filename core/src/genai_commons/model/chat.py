@@ -13,7 +13,15 @@ import attrs
 from attrs import Factory, field, frozen
 
 from ..errors import ValidationError
-from ._validators import in_range, to_enum
+from ._validators import (
+    in_range,
+    message_type,
+    optional_stop_reason,
+    role,
+    source_type,
+    to_enum,
+    tool_choice,
+)
 from .enums import FileType, MessageType, Role, SourceType, StopReason, ToolChoice
 from .files import FileCollection, FileContent
 from .tools import Function, Tool, ToolCall
@@ -23,20 +31,44 @@ def _default_message_type(message: Message) -> MessageType:
     return MessageType.FILE if message.files is not None else MessageType.TEXT
 
 
+def _tool_calls(value: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
+    return tuple(value)
+
+
+def _citations(value: Iterable[Citation]) -> tuple[Citation, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValidationError("expected a list of strings, got a single string")
+    return tuple(value)
+
+
+def _tools(value: Iterable[Tool]) -> tuple[Tool, ...]:
+    return tuple(value)
+
+
+def _options(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _references(value: Iterable[Reference]) -> tuple[Reference, ...]:
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class Message:
     """One message of a conversation, from the user, the assistant, the system or a tool."""
 
-    role: Role = field(converter=to_enum(Role))
+    role: Role = field(converter=role)
     content: str | None = None
     files: FileCollection | None = None
-    message_type: MessageType = field(
-        default=Factory(_default_message_type, takes_self=True), converter=to_enum(MessageType)
-    )
+    message_type: MessageType = field(default=Factory(_default_message_type, takes_self=True), converter=message_type)
     #: The tool call this tool message answers.
     tool_call_id: str | None = None
     #: Calls proposed by the assistant.
-    tool_calls: tuple[ToolCall, ...] = field(default=(), converter=tuple)
+    tool_calls: tuple[ToolCall, ...] = field(default=(), converter=_tool_calls)
     #: A tool message reporting that the tool failed.
     is_error: bool = False
 
@@ -87,8 +119,8 @@ class Reference:
     title: str | None = None
     content: str | None = None
     source: str | None = None
-    source_type: SourceType = field(default=SourceType.URL, converter=to_enum(SourceType))
-    citations: tuple[Citation, ...] = field(default=(), converter=tuple)
+    source_type: SourceType = field(default=SourceType.URL, converter=source_type)
+    citations: tuple[Citation, ...] = field(default=(), converter=_citations)
 
 
 def _tuple_of_messages(value: Iterable[Message]) -> tuple[Message, ...]:
@@ -107,13 +139,13 @@ class Request:
     max_tokens: int | None = field(default=None, validator=in_range(1, None))
     temperature: float | None = field(default=None, validator=in_range(0.0, 2.0))
     top_p: float | None = field(default=None, validator=in_range(0.0, 1.0))
-    tool_choice: ToolChoice = field(default=ToolChoice.AUTO, converter=to_enum(ToolChoice))
+    tool_choice: ToolChoice = field(default=ToolChoice.AUTO, converter=tool_choice)
     #: The tool to call when ``tool_choice`` is ``TOOL``.
     tool_choice_name: str | None = None
-    stop_sequences: tuple[str, ...] = field(default=(), converter=tuple)
+    stop_sequences: tuple[str, ...] = field(default=(), converter=_strings)
     messages: tuple[Message, ...] = field(default=(), converter=_tuple_of_messages)
-    tools: tuple[Tool, ...] = field(default=(), converter=tuple)
-    provider_options: tuple[Any, ...] = field(default=(), converter=tuple)
+    tools: tuple[Tool, ...] = field(default=(), converter=_tools)
+    provider_options: tuple[Any, ...] = field(default=(), converter=_options)
 
     def __attrs_post_init__(self) -> None:
         names = [tool.name for tool in self.tools]
@@ -228,12 +260,10 @@ class Response:
     total_tokens: int | None = field(default=None, validator=in_range(0, None))
     #: Duration of the provider call(s), in milliseconds.
     duration_ms: float | None = field(default=None, validator=in_range(0, None))
-    stop_reason: StopReason | None = field(
-        default=None, converter=lambda v: None if v is None else to_enum(StopReason)(v)
-    )
+    stop_reason: StopReason | None = field(default=None, converter=optional_stop_reason)
     #: The provider's own stop reason, unnormalised.
     provider_stop_reason: str | None = None
-    references: tuple[Reference, ...] = field(default=(), converter=tuple)
+    references: tuple[Reference, ...] = field(default=(), converter=_references)
     #: The model id the provider reports having used, when it says.
     model_id: str | None = None
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from attrs import field, frozen
 
 from ..errors import ValidationError
-from ._validators import non_empty, to_enum
+from ._validators import modality, non_empty, to_enum
 from .enums import Capability, Modality
 
 
@@ -38,7 +38,7 @@ class DeployedModel:
     provider: str = field(validator=_check_provider_name)
     model_id: str = field(validator=non_empty)
     display_name: str = field(default="", converter=str)
-    output_modality: Modality = field(default=Modality.TEXT, converter=to_enum(Modality))
+    output_modality: Modality = field(default=Modality.TEXT, converter=modality)
     input_modalities: frozenset[Modality] = field(default=frozenset({Modality.TEXT}), converter=_modalities)
     supports_system_prompt: bool = True
     supports_history: bool = True

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from array import array
 
 from attrs import field, frozen
 
 from ..errors import ValidationError
-from ._validators import in_range, to_enum
+from ._validators import embedding_purpose, in_range
 from .enums import EmbeddingPurpose
-from .knowledge import ChunkCollection
+from .knowledge import ChunkCollection, FloatArray
 
 
 @frozen(kw_only=True)
@@ -20,7 +19,7 @@ class EmbeddingsOptions:
     #: Number of dimensions of the output vectors, for models that can shorten them.
     dimensions: int | None = field(default=None, validator=in_range(1, None))
     #: Documents to store, or a query to search with.
-    purpose: EmbeddingPurpose = field(default=EmbeddingPurpose.DOCUMENT, converter=to_enum(EmbeddingPurpose))
+    purpose: EmbeddingPurpose = field(default=EmbeddingPurpose.DOCUMENT, converter=embedding_purpose)
     #: Ask the model for unit-length vectors, where it offers the choice.
     normalize: bool = True
 
@@ -41,7 +40,7 @@ class EmbeddingsResponse:
             object.__setattr__(self, "total_tokens", self.input_tokens)
 
     @property
-    def vectors(self) -> list[array]:
+    def vectors(self) -> list[FloatArray]:
         out = []
         for chunk in self.chunks:
             if chunk.vector is None:
@@ -49,7 +48,7 @@ class EmbeddingsResponse:
             out.append(chunk.vector)
         return out
 
-    def first_vector(self) -> array:
+    def first_vector(self) -> FloatArray:
         """The first vector ("Embeddings: Get the First Vector from Response")."""
         if not self.chunks.chunks or self.chunks.chunks[0].vector is None:
             raise ValidationError("this response holds no vector")

@@ -12,7 +12,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ..errors import ValidationError
-from ._validators import to_enum
+from ._validators import file_type, to_enum
 from .enums import ContentType, FileType
 
 _IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "bmp", "tiff"})
@@ -33,7 +33,7 @@ class FileContent:
     Build one with :meth:`from_url`, :meth:`from_bytes` or :meth:`from_path`.
     """
 
-    file_type: FileType = field(converter=to_enum(FileType))
+    file_type: FileType = field(converter=file_type)
     url: str | None = None
     data: str | None = field(default=None, repr=lambda v: "None" if v is None else f"<{len(v)} b64 chars>")
     #: Optional text describing the file or naming it, so that the prompt can refer to it.

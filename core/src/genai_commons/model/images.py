@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-from ._validators import in_range, to_enum
+from ._validators import image_generation_type, in_range
 from .enums import ImageGenerationType
 
 
@@ -20,5 +20,5 @@ class ImageOptions:
     #: Prompt adherence against creative randomness.
     cfg_scale: float | None = field(default=None, validator=in_range(0.0, 50.0))
     generation_type: ImageGenerationType = field(
-        default=ImageGenerationType.TEXT_TO_IMAGE, converter=to_enum(ImageGenerationType)
+        default=ImageGenerationType.TEXT_TO_IMAGE, converter=image_generation_type
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 from attrs import field, frozen
@@ -12,11 +13,16 @@ from attrs import field, frozen
 from ..errors import ValidationError
 from ._validators import in_range, non_empty
 
+if TYPE_CHECKING:
+    FloatArray = array[float]
+else:  # array is not subscriptable at run time before Python 3.12
+    FloatArray = array
+
 #: An embedding vector: a compact array of 32-bit floats (``array('f')``).
 Vector = array
 
 
-def to_vector(value: Sequence[float] | array | None) -> array | None:
+def to_vector(value: Sequence[float] | FloatArray | None) -> FloatArray | None:
     """Normalise a sequence of floats (or bytes-backed array) to ``array('f')``."""
     if value is None:
         return None
@@ -93,11 +99,11 @@ class Chunk:
     """A piece of text and, once embedded, its vector (``Chunk``)."""
 
     input_text: str = field(validator=non_empty)
-    vector: array | None = field(
+    vector: FloatArray | None = field(
         default=None, converter=to_vector, repr=lambda v: "None" if v is None else f"<{len(v)} dims>"
     )
 
-    def with_vector(self, vector: Sequence[float] | array) -> Chunk:
+    def with_vector(self, vector: Sequence[float] | FloatArray) -> Chunk:
         return attrs.evolve(self, vector=vector)
 
 
@@ -156,14 +162,13 @@ class ChunkCollection:
             metadata = MetadataCollection()
         elif not isinstance(metadata, MetadataCollection):
             metadata = MetadataCollection(items=metadata)
-        extra = {"chunk_id": chunk_id} if chunk_id else {}
         chunk = KnowledgeBaseChunk(
+            chunk_id=chunk_id or _new_chunk_id(),
             input_text=input_text,
             human_readable_id=human_readable_id,
             source_id=source_id,
             source_type=source_type,
             metadata=metadata,
-            **extra,
         )
         return ChunkCollection(chunks=(*self.chunks, chunk))
 
@@ -171,7 +176,7 @@ class ChunkCollection:
     def texts(self) -> list[str]:
         return [c.input_text for c in self.chunks]
 
-    def with_vectors(self, vectors: Sequence[Sequence[float] | array]) -> ChunkCollection:
+    def with_vectors(self, vectors: Sequence[Sequence[float] | FloatArray]) -> ChunkCollection:
         """A copy whose chunks carry the given vectors, in order."""
         if len(vectors) != len(self.chunks):
             raise ValidationError(f"got {len(vectors)} vectors for {len(self.chunks)} chunks")

@@ -7,7 +7,6 @@ never query text. :meth:`Filter.matches` evaluates a filter in memory, for backe
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 
@@ -15,7 +14,7 @@ from attrs import field, frozen
 
 from ..errors import ValidationError
 from ._validators import in_range, non_empty
-from .knowledge import KnowledgeBaseChunk, MetadataCollection, to_vector
+from .knowledge import FloatArray, KnowledgeBaseChunk, MetadataCollection, to_vector
 
 
 def _as_number(value: str | None) -> float | None:
@@ -25,6 +24,12 @@ def _as_number(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _str_values(value: Iterable[object]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValidationError("filter 'in' takes a list of values, not a single string")
+    return tuple(str(x) for x in value)
 
 
 @frozen(kw_only=True)
@@ -43,7 +48,7 @@ class In:
     """Metadata ``key`` equals one of ``values``."""
 
     key: str = field(validator=non_empty)
-    values: tuple[str, ...] = field(converter=lambda v: tuple(str(x) for x in v))
+    values: tuple[str, ...] = field(converter=_str_values)
 
     def __attrs_post_init__(self) -> None:
         if not self.values:
@@ -80,6 +85,10 @@ class Range:
 
 
 def _filters(value: Iterable[Filter]) -> tuple[Filter, ...]:
+    return tuple(value)
+
+
+def _kb_chunks(value: Iterable[KnowledgeBaseChunk]) -> tuple[KnowledgeBaseChunk, ...]:
     return tuple(value)
 
 
@@ -132,7 +141,7 @@ class RetrievalQuery:
     """A nearest-neighbour query: a text (embedded with the knowledge base's model) or a vector."""
 
     text: str | None = None
-    vector: array | None = field(default=None, converter=to_vector)
+    vector: FloatArray | None = field(default=None, converter=to_vector)
     k: int = field(default=5, validator=in_range(1, 10_000))
     min_similarity: float | None = field(default=None, validator=in_range(-1.0, 1.0))
     #: Exact-match pairs that must all match (the seed's MetadataCollection filter).
@@ -185,7 +194,7 @@ class IngestResult:
 class RetrievalResult:
     """The chunks a retrieval returned, most similar first."""
 
-    chunks: tuple[KnowledgeBaseChunk, ...] = field(default=(), converter=tuple)
+    chunks: tuple[KnowledgeBaseChunk, ...] = field(default=(), converter=_kb_chunks)
     input_tokens: int | None = field(default=None, validator=in_range(0, None))
     duration_ms: float | None = field(default=None, validator=in_range(0, None))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-from ._validators import in_range, to_optional_enum
+from ._validators import in_range, optional_stop_reason
 from .enums import StopReason
 
 
@@ -33,7 +33,7 @@ class ToolCallDelta:
 class StreamEnd:
     """The last event: why the model stopped, and the usage of the whole call."""
 
-    stop_reason: StopReason | None = field(default=None, converter=to_optional_enum(StopReason))
+    stop_reason: StopReason | None = field(default=None, converter=optional_stop_reason)
     provider_stop_reason: str | None = None
     input_tokens: int | None = field(default=None, validator=in_range(0, None))
     output_tokens: int | None = field(default=None, validator=in_range(0, None))
