@@ -1,13 +1,16 @@
 """genai-commons: one vendor-neutral way to use generative AI, with providers as plugins.
 
 Start with :class:`Host`; provider authors subclass :class:`Provider`. The domain model lives in
-:mod:`genai_commons.model` and is re-exported here.
+:mod:`genai_commons.model` and is re-exported here. Names load on first access (PEP 562), so that
+``import genai_commons`` stays cheap for tools that only need part of it.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import errors
-from .config import Config, ProviderSettings, RetryPolicy, Secret
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -30,14 +33,30 @@ from .errors import (
     ValidationError,
 )
 from .hookspecs import hookimpl
-from .host import Host
-from .model import *  # noqa: F403 - the domain model is part of the public API
-from .model import __all__ as _model_all
-from .plugins import PluginInfo
-from .provider import Provider
-from .streams import AsyncChatStream, ChatStream
+from .model import __all__ as _model_names
+
+if TYPE_CHECKING:
+    from .config import Config, ProviderSettings, RetryPolicy, Secret
+    from .host import Host
+    from .model import *  # noqa: F403
+    from .plugins import PluginInfo
+    from .provider import Provider
+    from .streams import AsyncChatStream, ChatStream
 
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AsyncChatStream": "streams",
+    "ChatStream": "streams",
+    "Config": "config",
+    "Host": "host",
+    "PluginInfo": "plugins",
+    "Provider": "provider",
+    "ProviderSettings": "config",
+    "RetryPolicy": "config",
+    "Secret": "config",
+    **dict.fromkeys(_model_names, "model"),
+}
 
 __all__ = [
     "AsyncChatStream",
@@ -71,4 +90,17 @@ __all__ = [
     "errors",
     "hookimpl",
 ]
-__all__ += _model_all  # noqa: PLE0605 - the domain model names, kept in one list
+__all__ += _model_names  # noqa: PLE0605 - the domain model names, kept in one list
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,32 +2,74 @@
 
 Events are snake_case past tense with data as fields. Prompt and response text is logged only at
 DEBUG; secrets never. Only applications configure structlog: when one has, these loggers follow
-its configuration. When none has, they use a quiet default (warnings and errors, to stderr),
-rather than structlog's development default that prints every level to stdout.
+its configuration. When none has, a quiet default applies (warnings and errors, to stderr) rather
+than structlog's development default that prints every level to stdout.
+
+structlog itself is imported only when it can matter — the application imported it already, or a
+warning must be printed — so that ``import genai_commons`` stays fast and a debug event on the hot
+path costs a dictionary lookup when nobody listens.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
-
-import structlog
 
 _quiet: Any = None
 
 
-def get_logger(name: str) -> Any:
-    """A logger bound to ``name``; resolved lazily so that later configuration takes effect."""
-    return structlog.get_logger(name) if structlog.is_configured() else _quiet_logger().bind(logger=name)
+def _structlog_configured() -> bool:
+    structlog = sys.modules.get("structlog")
+    return structlog is not None and bool(structlog.is_configured())
+
+
+class _Logger:
+    """A logger bound to a name, resolved at each event so later configuration takes effect."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        if _structlog_configured():
+            import structlog  # noqa: PLC0415
+
+            getattr(structlog.get_logger(self._name), level)(event, **fields)
+        elif level in ("warning", "error", "exception"):
+            getattr(_quiet_logger(), level)(event, logger=self._name, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        if _structlog_configured():
+            self._emit("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        if _structlog_configured():
+            self._emit("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit("error", event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self._emit("exception", event, fields)
+
+
+def get_logger(name: str) -> _Logger:
+    """The logger for ``name`` (use ``__name__``)."""
+    return _Logger(name)
 
 
 def _quiet_logger() -> Any:
     global _quiet  # noqa: PLW0603 - one shared default, built on first use
     if _quiet is None:
+        import structlog  # noqa: PLC0415
+
         _quiet = structlog.wrap_logger(
             structlog.PrintLogger(sys.stderr),
-            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            wrapper_class=structlog.make_filtering_bound_logger(30),  # logging.WARNING
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -37,9 +79,13 @@ def _quiet_logger() -> Any:
     return _quiet
 
 
-def configure_logging(level: int | str = logging.WARNING, *, json: bool = False) -> None:
+def configure_logging(level: int | str = "WARNING", *, json: bool = False) -> None:
     """Configure structlog for an application (the ``genai`` command uses this): ``level`` and
     above to stderr, as JSON lines or as readable text."""
+    import logging  # noqa: PLC0415
+
+    import structlog  # noqa: PLC0415
+
     if isinstance(level, str):
         level = logging.getLevelNamesMapping()[level.upper()]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import UnsupportedCapabilityError
-from .model import Capability, DeployedModel, FileType, Modality, ProviderInfo, Request
+from .model.enums import Capability, FileType, Modality
+
+if TYPE_CHECKING:
+    from .model import DeployedModel, ProviderInfo, Request
 
 _WORDS = {
     Capability.CHAT: "chat",

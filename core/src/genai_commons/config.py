@@ -214,7 +214,7 @@ class Config:
                 raise ConfigurationError(f"{file}: cannot read: {exc.strerror}") from None
         elif explicit:
             raise ConfigurationError(f"configuration file {file} does not exist")
-        schema = _structure_file(data, file)
+        schema = _structure_file(data, file) if data else _FileSchema()
         return cls(
             home=home,
             path=file if file.is_file() else None,

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import pluggy
@@ -21,36 +21,30 @@ from ._log import get_logger
 from .capabilities import check_chat, check_model, require_provider_capability
 from .config import Config
 from .errors import ToolLoopError, UnknownModelError, UnsupportedCapabilityError, ValidationError
-from .model import (
-    Agent,
-    AgentEvent,
-    AgentRequest,
-    AgentResponse,
-    AgentTextChunk,
-    AgentTrace,
-    Capability,
-    ChunkCollection,
-    DeployedModel,
-    EmbeddingsOptions,
-    EmbeddingsResponse,
-    FileCollection,
-    ImageOptions,
-    IngestMode,
-    IngestResult,
-    KnowledgeBase,
-    Modality,
-    ProviderInfo,
-    Reference,
-    Request,
-    Response,
-    RetrievalQuery,
-    RetrievalResult,
-    Usage,
-)
+from .model.deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
+from .model.enums import Capability, Modality
+from .model.usage import Usage
 from .plugins import PluginInfo, instantiate, load_entry_point, selected_entry_points
 from .retry import call_with_retry, call_with_retry_async
-from .streams import AsyncChatStream, ChatStream
-from .toolloop import aggregate, run_calls, run_calls_async, runnable_calls
+
+if TYPE_CHECKING:
+    from .model import (
+        AgentEvent,
+        AgentRequest,
+        AgentResponse,
+        ChunkCollection,
+        EmbeddingsOptions,
+        EmbeddingsResponse,
+        FileCollection,
+        ImageOptions,
+        IngestMode,
+        IngestResult,
+        Request,
+        Response,
+        RetrievalQuery,
+        RetrievalResult,
+    )
+    from .streams import AsyncChatStream, ChatStream
 
 T = TypeVar("T")
 ModelRef = DeployedModel | str
@@ -313,6 +307,8 @@ class Host:
     def _chat_input(
         self, model: ModelRef, request: Request | str, files: FileCollection | None, stream: bool
     ) -> tuple[DeployedModel, Request]:
+        from .model.chat import Request  # noqa: PLC0415 - the chat model loads on first chat
+
         deployed = self.model(model)
         if isinstance(request, str):
             request = Request.from_prompt(request, files=files)
@@ -337,6 +333,8 @@ class Host:
         from a :class:`Request` (chat with history). When the model calls functions the request
         offers, the host runs them and calls the model again, up to ``max_steps`` model calls;
         the response's usage covers every step and one usage event is recorded."""
+        from .toolloop import aggregate, run_calls, runnable_calls  # noqa: PLC0415
+
         deployed, current = self._chat_input(model, request, files, stream=False)
         limit = max_steps or self.config.tools.max_steps
         responses: list[Response] = []
@@ -365,6 +363,8 @@ class Host:
         max_steps: int | None = None,
     ) -> Response:
         """:meth:`chat`, async; coroutine tool functions run concurrently."""
+        from .toolloop import aggregate, run_calls_async, runnable_calls  # noqa: PLC0415
+
         deployed, current = self._chat_input(model, request, files, stream=False)
         limit = max_steps or self.config.tools.max_steps
         responses: list[Response] = []
@@ -386,6 +386,8 @@ class Host:
         return final
 
     def _loop_limit(self, model: DeployedModel, responses: list[Response]) -> ToolLoopError:
+        from .toolloop import aggregate  # noqa: PLC0415
+
         return ToolLoopError(
             f"model {model.ref} was still calling tools after {len(responses)} steps; raise max_steps "
             "(or [tools] max_steps) if the task needs more, or check the tools' answers",
@@ -397,6 +399,8 @@ class Host:
         """A streamed chat completion. Iterate for events; the stream's ``response`` holds the
         assembled result at the end. Tool calls come back in the response; the host does not run
         them while streaming."""
+        from .streams import ChatStream  # noqa: PLC0415
+
         deployed, req = self._chat_input(model, request, files, stream=True)
         started = time.perf_counter()
 
@@ -415,6 +419,8 @@ class Host:
         self, model: ModelRef, request: Request | str, *, files: FileCollection | None = None
     ) -> AsyncChatStream:
         """:meth:`stream`, for ``async for``."""
+        from .streams import AsyncChatStream  # noqa: PLC0415
+
         deployed, req = self._chat_input(model, request, files, stream=True)
         started = time.perf_counter()
 
@@ -438,6 +444,8 @@ class Host:
     def _embed_input(
         self, model: ModelRef, inputs: str | Iterable[str] | ChunkCollection
     ) -> tuple[DeployedModel, ChunkCollection]:
+        from .model.knowledge import ChunkCollection  # noqa: PLC0415
+
         deployed = self.model(model)
         check_model(deployed, Modality.EMBEDDINGS, "embeddings")
         self._route(deployed.provider, Capability.EMBED)
@@ -473,6 +481,8 @@ class Host:
         options: EmbeddingsOptions | None = None,
     ) -> EmbeddingsResponse:
         """Embeddings of a string, of strings, or of a chunk collection (returned with vectors)."""
+        from .model.embeddings import EmbeddingsOptions  # noqa: PLC0415
+
         deployed, chunks = self._embed_input(model, inputs)
         opts = options or EmbeddingsOptions()
         started = time.perf_counter()
@@ -490,6 +500,8 @@ class Host:
         options: EmbeddingsOptions | None = None,
     ) -> EmbeddingsResponse:
         """:meth:`embed`, async."""
+        from .model.embeddings import EmbeddingsOptions  # noqa: PLC0415
+
         deployed, chunks = self._embed_input(model, inputs)
         opts = options or EmbeddingsOptions()
         started = time.perf_counter()
@@ -512,6 +524,8 @@ class Host:
 
     def generate_image(self, model: ModelRef, prompt: str, options: ImageOptions | None = None) -> Response:
         """Images from a text description; see :meth:`Response.generated_images`."""
+        from .model.images import ImageOptions  # noqa: PLC0415
+
         deployed = self._image_input(model, prompt)
         opts = options or ImageOptions()
         started = time.perf_counter()
@@ -526,6 +540,8 @@ class Host:
 
     async def agenerate_image(self, model: ModelRef, prompt: str, options: ImageOptions | None = None) -> Response:
         """:meth:`generate_image`, async."""
+        from .model.images import ImageOptions  # noqa: PLC0415
+
         deployed = self._image_input(model, prompt)
         opts = options or ImageOptions()
         started = time.perf_counter()
@@ -549,6 +565,8 @@ class Host:
 
     @staticmethod
     def _query(query: RetrievalQuery | str, k: int | None) -> RetrievalQuery:
+        from .model.retrieval import RetrievalQuery  # noqa: PLC0415
+
         if isinstance(query, str):
             return RetrievalQuery(text=query) if k is None else RetrievalQuery(text=query, k=k)
         return query if k is None else attrs.evolve(query, k=k)
@@ -586,11 +604,13 @@ class Host:
         return result
 
     def ingest(
-        self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = IngestMode.INSERT
+        self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = "insert"
     ) -> IngestResult:
         """Store knowledge-base chunks: insert, replace by source object, or repopulate."""
         kb = self.knowledge_base(knowledge_base)
         self._route(kb.provider, Capability.INGEST)
+        from .model.retrieval import IngestMode  # noqa: PLC0415
+
         ingest_mode = IngestMode(mode)
         started = time.perf_counter()
         result: IngestResult = self._call(
@@ -602,11 +622,13 @@ class Host:
         return result
 
     async def aingest(
-        self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = IngestMode.INSERT
+        self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = "insert"
     ) -> IngestResult:
         """:meth:`ingest`, async."""
         kb = self.knowledge_base(knowledge_base)
         self._route(kb.provider, Capability.INGEST)
+        from .model.retrieval import IngestMode  # noqa: PLC0415
+
         ingest_mode = IngestMode(mode)
         started = time.perf_counter()
         result: IngestResult = await self._call_async(
@@ -622,7 +644,7 @@ class Host:
     def stream_agent(self, agent: Agent | str, request: AgentRequest | str) -> Iterator[AgentEvent]:
         """One turn with a hosted agent, as its events arrive."""
         target = self.agent(agent)
-        req = AgentRequest(input_text=request) if isinstance(request, str) else request
+        req = _agent_request(request)
         events = self._call(
             target.provider, Capability.AGENT, lambda: self._hook.genai_invoke_agent(agent=target, request=req)
         )
@@ -631,7 +653,7 @@ class Host:
     def invoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:
         """One turn with a hosted agent, assembled: text, references and traces."""
         target = self.agent(agent)
-        req = AgentRequest(input_text=request) if isinstance(request, str) else request
+        req = _agent_request(request)
         started = time.perf_counter()
         response = _assemble_agent(self.stream_agent(target, req), req, started)
         self._record(
@@ -643,7 +665,7 @@ class Host:
     async def astream_agent(self, agent: Agent | str, request: AgentRequest | str) -> AsyncIterator[AgentEvent]:
         """:meth:`stream_agent`, as an async iterator."""
         target = self.agent(agent)
-        req = AgentRequest(input_text=request) if isinstance(request, str) else request
+        req = _agent_request(request)
         events = self._hook.genai_invoke_agent_async(agent=target, request=req)
         if events is None:
             raise self._no_answer(target.provider, Capability.AGENT)
@@ -653,7 +675,7 @@ class Host:
     async def ainvoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:
         """:meth:`invoke_agent`, async."""
         target = self.agent(agent)
-        req = AgentRequest(input_text=request) if isinstance(request, str) else request
+        req = _agent_request(request)
         started = time.perf_counter()
         events = [event async for event in self.astream_agent(target, req)]
         response = _assemble_agent(iter(events), req, started)
@@ -686,6 +708,12 @@ class Host:
         return self.config.home
 
 
+def _agent_request(request: AgentRequest | str) -> AgentRequest:
+    from .model.agents import AgentRequest  # noqa: PLC0415
+
+    return AgentRequest(input_text=request) if isinstance(request, str) else request
+
+
 def _split_ref(ref: str, what: str) -> tuple[str, str]:
     provider, sep, name = ref.partition(":")
     if not sep or not provider or not name:
@@ -702,6 +730,9 @@ async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 
 def _assemble_agent(events: Iterator[AgentEvent], request: AgentRequest, started: float) -> AgentResponse:
+    from .model.agents import AgentResponse, AgentTextChunk, AgentTrace  # noqa: PLC0415
+    from .model.chat import Reference  # noqa: PLC0415
+
     text: list[str] = []
     references: list[Reference] = []
     traces: list[AgentTrace] = []

@@ -17,7 +17,8 @@ from attrs import field, frozen
 
 from .config import PluginSettings
 from .errors import PluginError
-from .model import Capability, ProviderInfo
+from .model.deployed import ProviderInfo
+from .model.enums import Capability
 
 ENTRY_POINT_GROUP = "genai_commons"
 

@@ -11,35 +11,34 @@ each :class:`Host` makes its own instance, so hosts share nothing.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .errors import UnsupportedCapabilityError
 from .hookspecs import hookimpl
-from .model import (
-    Agent,
-    AgentEvent,
-    AgentRequest,
-    Capability,
-    ChatStreamEvent,
-    ChunkCollection,
-    DeployedModel,
-    EmbeddingsOptions,
-    EmbeddingsResponse,
-    ImageOptions,
-    IngestMode,
-    IngestResult,
-    KnowledgeBase,
-    ProviderInfo,
-    Request,
-    Response,
-    RetrievalQuery,
-    RetrievalResult,
-)
+from .model.deployed import ProviderInfo
+from .model.enums import Capability
 
 if TYPE_CHECKING:
     from .config import Config, ProviderSettings
+    from .model import (
+        Agent,
+        AgentEvent,
+        AgentRequest,
+        ChatStreamEvent,
+        ChunkCollection,
+        DeployedModel,
+        EmbeddingsOptions,
+        EmbeddingsResponse,
+        ImageOptions,
+        IngestMode,
+        IngestResult,
+        KnowledgeBase,
+        Request,
+        Response,
+        RetrievalQuery,
+        RetrievalResult,
+    )
 
 T = TypeVar("T")
 
@@ -123,7 +122,7 @@ class Provider:
         raise self._absent(Capability.CHAT)
 
     async def chat_async(self, model: DeployedModel, request: Request) -> Response:
-        return await asyncio.to_thread(self.chat, model, request)
+        return await _to_thread(self.chat, model, request)
 
     def chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
         if type(self).chat_stream_async is not Provider.chat_stream_async:
@@ -141,7 +140,7 @@ class Provider:
     async def embed_async(
         self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
     ) -> EmbeddingsResponse:
-        return await asyncio.to_thread(self.embed, model, chunks, options)
+        return await _to_thread(self.embed, model, chunks, options)
 
     def generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
         if type(self).generate_image_async is not Provider.generate_image_async:
@@ -149,7 +148,7 @@ class Provider:
         raise self._absent(Capability.IMAGE)
 
     async def generate_image_async(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
-        return await asyncio.to_thread(self.generate_image, model, prompt, options)
+        return await _to_thread(self.generate_image, model, prompt, options)
 
     def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
         if type(self).retrieve_async is not Provider.retrieve_async:
@@ -157,7 +156,7 @@ class Provider:
         raise self._absent(Capability.RETRIEVE)
 
     async def retrieve_async(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
-        return await asyncio.to_thread(self.retrieve, knowledge_base, query)
+        return await _to_thread(self.retrieve, knowledge_base, query)
 
     def ingest(self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult:
         if type(self).ingest_async is not Provider.ingest_async:
@@ -167,7 +166,7 @@ class Provider:
     async def ingest_async(
         self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
     ) -> IngestResult:
-        return await asyncio.to_thread(self.ingest, knowledge_base, chunks, mode)
+        return await _to_thread(self.ingest, knowledge_base, chunks, mode)
 
     def invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent]:
         if type(self).invoke_agent_async is not Provider.invoke_agent_async:
@@ -274,8 +273,16 @@ class Provider:
         return self.invoke_agent_async(agent, request) if agent.provider == self.name else None
 
 
+async def _to_thread(fn: Callable[..., T], /, *args: Any) -> T:
+    """``asyncio.to_thread``; asyncio is imported on first use, not with the host."""
+    import asyncio  # noqa: PLC0415
+
+    return await asyncio.to_thread(fn, *args)
+
+
 def _run_sync(awaitable: Awaitable[T]) -> T:
     """Run a provider's async method from the sync API (never inside a running loop)."""
+    import asyncio  # noqa: PLC0415
 
     async def run() -> T:
         return await awaitable
@@ -292,6 +299,8 @@ _DONE = object()
 
 def _iterate_on_private_loop(iterator: AsyncIterator[Any]) -> Iterator[Any]:
     """A sync iterator over an async one, driven by an event loop of its own."""
+    import asyncio  # noqa: PLC0415
+
     loop = asyncio.new_event_loop()
     try:
         while True:
@@ -306,9 +315,9 @@ def _iterate_on_private_loop(iterator: AsyncIterator[Any]) -> Iterator[Any]:
 
 async def _iterate_in_thread(make: Any) -> AsyncIterator[Any]:
     """An async iterator over a sync iterator, each step in a worker thread."""
-    iterator = await asyncio.to_thread(make)
+    iterator = await _to_thread(make)
     while True:
-        item = await asyncio.to_thread(next, iterator, _DONE)
+        item = await _to_thread(next, iterator, _DONE)
         if item is _DONE:
             return
         yield item

@@ -6,7 +6,6 @@ the model as a tool error message (``is_error``), never raised through: the mode
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Sequence
 
@@ -54,6 +53,8 @@ def _failed(call: ToolCall, exc: Exception) -> Message:
 
 def run_calls(request: Request, response: Response) -> list[Message]:
     """The assistant turn and one tool message per call, running the functions in order."""
+    import asyncio  # noqa: PLC0415 - only when a tool returned an awaitable; kept off import time
+
     messages = [response.message]
     for call in response.tool_calls:
         prepared = _prepare(request, call)
@@ -77,6 +78,7 @@ async def _await(value: object) -> object:
 
 async def run_calls_async(request: Request, response: Response) -> list[Message]:
     """As :func:`run_calls`; coroutine functions run concurrently, sync ones in worker threads."""
+    import asyncio  # noqa: PLC0415
 
     async def one(call: ToolCall) -> Message:
         prepared = _prepare(request, call)

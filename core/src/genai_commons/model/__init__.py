@@ -1,44 +1,111 @@
-"""The GenAI Commons domain model: attrs classes, frozen and validated at construction."""
+"""The GenAI Commons domain model: attrs classes, frozen and validated at construction.
+
+Names load lazily on first access (PEP 562), so that importing the host does not build every class.
+"""
 
 from __future__ import annotations
 
-from .agents import AgentEvent, AgentRequest, AgentResponse, AgentTextChunk, AgentTrace
-from .chat import Citation, Message, Reference, Request, Response
-from .deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
-from .embeddings import EmbeddingsOptions, EmbeddingsResponse
-from .enums import (
-    Capability,
-    ContentType,
-    EmbeddingPurpose,
-    FileType,
-    ImageGenerationType,
-    MessageType,
-    Modality,
-    Role,
-    SourceType,
-    StopReason,
-    ToolChoice,
-)
-from .files import FileCollection, FileContent
-from .images import ImageOptions
-from .knowledge import Chunk, ChunkCollection, KnowledgeBaseChunk, Metadata, MetadataCollection, Vector
-from .retrieval import (
-    And,
-    Eq,
-    Filter,
-    In,
-    IngestMode,
-    IngestResult,
-    Not,
-    Or,
-    Range,
-    RetrievalQuery,
-    RetrievalResult,
-    exact_match,
-)
-from .streaming import ChatStreamEvent, StreamEnd, TextDelta, ToolCallDelta
-from .tools import Function, JsonObject, Tool, ToolCall
-from .usage import Usage
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "Agent": "deployed",
+    "AgentEvent": "agents",
+    "AgentRequest": "agents",
+    "AgentResponse": "agents",
+    "AgentTextChunk": "agents",
+    "AgentTrace": "agents",
+    "And": "retrieval",
+    "Capability": "enums",
+    "ChatStreamEvent": "streaming",
+    "Chunk": "knowledge",
+    "ChunkCollection": "knowledge",
+    "Citation": "chat",
+    "ContentType": "enums",
+    "DeployedModel": "deployed",
+    "EmbeddingPurpose": "enums",
+    "EmbeddingsOptions": "embeddings",
+    "EmbeddingsResponse": "embeddings",
+    "Eq": "retrieval",
+    "FileCollection": "files",
+    "FileContent": "files",
+    "FileType": "enums",
+    "Filter": "retrieval",
+    "Function": "tools",
+    "ImageGenerationType": "enums",
+    "ImageOptions": "images",
+    "In": "retrieval",
+    "IngestMode": "retrieval",
+    "IngestResult": "retrieval",
+    "JsonObject": "tools",
+    "KnowledgeBase": "deployed",
+    "KnowledgeBaseChunk": "knowledge",
+    "Message": "chat",
+    "MessageType": "enums",
+    "Metadata": "knowledge",
+    "MetadataCollection": "knowledge",
+    "Modality": "enums",
+    "Not": "retrieval",
+    "Or": "retrieval",
+    "ProviderInfo": "deployed",
+    "Range": "retrieval",
+    "Reference": "chat",
+    "Request": "chat",
+    "Response": "chat",
+    "RetrievalQuery": "retrieval",
+    "RetrievalResult": "retrieval",
+    "Role": "enums",
+    "SourceType": "enums",
+    "StopReason": "enums",
+    "StreamEnd": "streaming",
+    "TextDelta": "streaming",
+    "Tool": "tools",
+    "ToolCall": "tools",
+    "ToolCallDelta": "streaming",
+    "ToolChoice": "enums",
+    "Usage": "usage",
+    "Vector": "knowledge",
+    "exact_match": "retrieval",
+}
+
+if TYPE_CHECKING:
+    from .agents import AgentEvent, AgentRequest, AgentResponse, AgentTextChunk, AgentTrace
+    from .chat import Citation, Message, Reference, Request, Response
+    from .deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
+    from .embeddings import EmbeddingsOptions, EmbeddingsResponse
+    from .enums import (
+        Capability,
+        ContentType,
+        EmbeddingPurpose,
+        FileType,
+        ImageGenerationType,
+        MessageType,
+        Modality,
+        Role,
+        SourceType,
+        StopReason,
+        ToolChoice,
+    )
+    from .files import FileCollection, FileContent
+    from .images import ImageOptions
+    from .knowledge import Chunk, ChunkCollection, KnowledgeBaseChunk, Metadata, MetadataCollection, Vector
+    from .retrieval import (
+        And,
+        Eq,
+        Filter,
+        In,
+        IngestMode,
+        IngestResult,
+        Not,
+        Or,
+        Range,
+        RetrievalQuery,
+        RetrievalResult,
+        exact_match,
+    )
+    from .streaming import ChatStreamEvent, StreamEnd, TextDelta, ToolCallDelta
+    from .tools import Function, JsonObject, Tool, ToolCall
+    from .usage import Usage
 
 __all__ = [
     "Agent",
@@ -99,3 +166,16 @@ __all__ = [
     "Vector",
     "exact_match",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

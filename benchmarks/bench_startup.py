@@ -1,0 +1,57 @@
+"""Start-up cost: importing genai_commons and creating a Host that discovers every installed plugin,
+against `python -c "import httpx"`, as whole processes, interleaved in the same run.
+
+Target (issue 2): median(host) <= 1.2 x median(httpx).
+
+    .venv/bin/python benchmarks/bench_startup.py [--runs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BASELINE = "import httpx"
+SUBJECT = "import genai_commons; genai_commons.Host()"
+
+
+def run(code: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "GENAI_HOME": home}
+        for code in (BASELINE, SUBJECT):  # warm the file-system cache
+            run(code, env)
+        baseline, subject = [], []
+        for _ in range(args.runs):
+            baseline.append(run(BASELINE, env))
+            subject.append(run(SUBJECT, env))
+        plugins = subprocess.run(
+            [sys.executable, "-c", "import genai_commons; print(len(genai_commons.Host().plugins()))"],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    b, s = statistics.median(baseline), statistics.median(subject)
+    print(f"runs per command                 {args.runs}")
+    print(f"plugins discovered by the host    {plugins}")
+    print(f"python -c 'import httpx'          median {b * 1000:7.1f} ms")
+    print(f"import genai_commons + Host()     median {s * 1000:7.1f} ms")
+    print(f"ratio                             {s / b:7.2f}  (target <= 1.20: {'met' if s / b <= 1.2 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+# Shared by scripts/test and scripts/demo: create .venv and install the workspace into it.
+VENV="${GENAI_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "== creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  echo "== installing (pinned by constraints.txt)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24.2"
+  local packages=(-e ./core)
+  for plugin in plugins/*/; do
+    [ -f "$plugin/pyproject.toml" ] && packages+=(-e "./$plugin")
+  done
+  "$VENV/bin/python" -m pip install --quiet -c constraints.txt "${packages[@]}" ".[dev]"
+}
