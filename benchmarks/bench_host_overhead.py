@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import structlog
-
 from genai_commons import Config, DeployedModel, Host, Provider, Request, Response
 from genai_commons.usage.sqlite_store import SQLiteUsageStore
 
@@ -48,7 +47,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
     # As an application would: structlog configured, INFO and above (the host logs calls at DEBUG).
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO), cache_logger_on_first_use=True
+    )
     with tempfile.TemporaryDirectory() as home:
         # The default usage store is registered as installed, with storage off (the default).
         host = Host(Config.defaults(home), load_entry_points=False, plugins=[Instant, SQLiteUsageStore])

@@ -24,18 +24,26 @@ def _structlog_configured() -> bool:
 
 
 class _Logger:
-    """A logger bound to a name, resolved at each event so later configuration takes effect."""
+    """A logger bound to a name. Once structlog is configured, events go through one structlog
+    lazy proxy per logger, which follows later configuration (and is fast when the application
+    sets ``cache_logger_on_first_use=True``, as structlog recommends in production)."""
 
-    __slots__ = ("_name",)
+    __slots__ = ("_name", "_proxy")
 
     def __init__(self, name: str) -> None:
         self._name = name
+        self._proxy: Any = None
 
     def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
         if _structlog_configured():
-            import structlog  # noqa: PLC0415
+            if self._proxy is None:
+                import structlog  # noqa: PLC0415
 
-            getattr(structlog.get_logger(self._name), level)(event, **fields)
+                proxy = structlog.get_logger(self._name)
+                # With cache_logger_on_first_use the application fixed its loggers after first use;
+                # keep the bound logger itself, whose filtered levels are no-ops.
+                self._proxy = proxy.bind() if structlog.get_config()["cache_logger_on_first_use"] else proxy
+            getattr(self._proxy, level)(event, **fields)
         elif level in ("warning", "error", "exception"):
             getattr(_quiet_logger(), level)(event, logger=self._name, **fields)
 

@@ -104,8 +104,14 @@ class Host:
                 self._log.warning("plugin_failed", plugin=ep.name, error=f"{type(cause).__name__}: {cause}")
 
     def _register_object(self, obj: Any, name: str) -> None:
+        """Register and validate one plugin; a plugin that fails validation is removed again, so
+        that it leaves no hooks behind and the next plugin is not blamed for it."""
         self._pm.register(obj, name=name)
-        self._pm.check_pending()
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError:
+            self._pm.unregister(obj)
+            raise
         self._providers = None
         self._models.clear()
 
@@ -117,9 +123,6 @@ class Host:
             self._register_object(obj, name)
         except ValueError as exc:
             raise ValidationError(f"cannot register plugin {name!r}: {exc}") from exc
-        except pluggy.PluginValidationError:
-            self._pm.unregister(obj)
-            raise
         self._infos[name] = PluginInfo(name=name, version=getattr(obj, "version", None), source="in-process")
         return name
 
@@ -302,15 +305,15 @@ class Host:
     def _timed(response: Response, started: float) -> Response:
         if response.duration_ms is not None:
             return response
-        return attrs.evolve(response, duration_ms=(time.perf_counter() - started) * 1000)
+        return response.with_duration((time.perf_counter() - started) * 1000)
 
     def _chat_input(
         self, model: ModelRef, request: Request | str, files: FileCollection | None, stream: bool
     ) -> tuple[DeployedModel, Request]:
-        from .model.chat import Request  # noqa: PLC0415 - the chat model loads on first chat
-
         deployed = self.model(model)
         if isinstance(request, str):
+            from .model.chat import Request  # noqa: PLC0415 - the chat model loads on first use
+
             request = Request.from_prompt(request, files=files)
         elif files is not None:
             raise ValidationError("pass files inside the request's messages when you pass a Request")
@@ -333,8 +336,6 @@ class Host:
         from a :class:`Request` (chat with history). When the model calls functions the request
         offers, the host runs them and calls the model again, up to ``max_steps`` model calls;
         the response's usage covers every step and one usage event is recorded."""
-        from .toolloop import aggregate, run_calls, runnable_calls  # noqa: PLC0415
-
         deployed, current = self._chat_input(model, request, files, stream=False)
         limit = max_steps or self.config.tools.max_steps
         responses: list[Response] = []
@@ -344,12 +345,16 @@ class Host:
                 deployed.provider, Capability.CHAT, partial(self._hook.genai_chat, model=deployed, request=current)
             )
             responses.append(self._timed(response, started))
-            if not (run_tools and runnable_calls(current, response)):
+            if not (run_tools and response.message.tool_calls):
+                break
+            from .toolloop import run_calls, runnable_calls  # noqa: PLC0415 - only once the model calls tools
+
+            if not runnable_calls(current, response):
                 break
             if len(responses) >= limit:
                 raise self._loop_limit(deployed, responses)
             current = current.with_messages(*run_calls(current, response))
-        final = aggregate(responses)
+        final = responses[0] if len(responses) == 1 else _aggregate(responses)
         self._record_response(deployed, "chat", final, len(responses))
         return final
 
@@ -386,13 +391,11 @@ class Host:
         return final
 
     def _loop_limit(self, model: DeployedModel, responses: list[Response]) -> ToolLoopError:
-        from .toolloop import aggregate  # noqa: PLC0415
-
         return ToolLoopError(
             f"model {model.ref} was still calling tools after {len(responses)} steps; raise max_steps "
             "(or [tools] max_steps) if the task needs more, or check the tools' answers",
             steps=len(responses),
-            response=aggregate(responses),
+            response=_aggregate(responses),
         )
 
     def stream(self, model: ModelRef, request: Request | str, *, files: FileCollection | None = None) -> ChatStream:
@@ -706,6 +709,12 @@ class Host:
     @property
     def home(self) -> Path:
         return self.config.home
+
+
+def _aggregate(responses: list[Response]) -> Response:
+    from .toolloop import aggregate  # noqa: PLC0415
+
+    return aggregate(responses)
 
 
 def _agent_request(request: AgentRequest | str) -> AgentRequest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
@@ -43,8 +44,11 @@ def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, Any],
     def check(_instance: Any, attribute: Any, value: Any) -> None:
         if value is None:
             return
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = type(value)
+        if kind is not int and kind is not float and (kind is bool or not isinstance(value, int | float)):
             raise ValidationError(f"{attribute.name} must be a number, got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):  # NaN passes every comparison below
+            raise ValidationError(f"{attribute.name} must be a finite number, got {value}")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ValidationError(f"{attribute.name} must be {bounds}, got {value}")

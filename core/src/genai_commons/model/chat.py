@@ -273,6 +273,17 @@ class Response:
         if self.total_tokens is None and self.input_tokens is not None and self.output_tokens is not None:
             object.__setattr__(self, "total_tokens", self.input_tokens + self.output_tokens)
 
+    def with_duration(self, duration_ms: float) -> Response:
+        """A copy with ``duration_ms`` set. Only the duration is checked: the other fields were
+        validated when this response was built (this runs on every call, so it stays cheap)."""
+        if duration_ms < 0:
+            raise ValidationError(f"duration_ms must be at least 0, got {duration_ms}")
+        copy = object.__new__(type(self))
+        for attribute in attrs.fields(type(self)):
+            object.__setattr__(copy, attribute.name, getattr(self, attribute.name))
+        object.__setattr__(copy, "duration_ms", duration_ms)
+        return copy
+
     @classmethod
     def of_text(cls, text: str, **kwargs: Any) -> Response:
         """A response whose assistant message is ``text``."""

@@ -11,6 +11,8 @@ from ._validators import in_range, non_empty
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         raise ValidationError("usage timestamps must be timezone-aware")
     return value.astimezone(UTC)
