@@ -44,7 +44,11 @@ CASES = [
         Request(messages=[Message(role=Role.SYSTEM, content="be brief"), Message(role=Role.USER, content="hi")]),
         "system prompts",
     ),
-    ("fake:basic", Request.from_prompt("hi").with_message("assistant", "hello").with_message("user", "again"), "history"),
+    (
+        "fake:basic",
+        Request.from_prompt("hi").with_message("assistant", "hello").with_message("user", "again"),
+        "history",
+    ),
     ("fake:text-only", Request.from_prompt("what is this?", files=IMAGE), "image input"),
     ("fake:text-only", Request.from_prompt("summarise", files=DOCUMENT), "document input"),
     ("fake:embed", Request.from_prompt("hi"), "text output"),
@@ -94,7 +98,9 @@ def test_output_modality_is_checked_for_embeddings_and_images(make_host: Any, fa
 def test_a_capability_the_provider_lacks_is_refused_by_name(make_host: Any, call: Any, words: str) -> None:
     chat_only = make_fake_provider_class("chatty", {"chat"})()
     host = make_host(chat_only)
-    with pytest.raises(UnsupportedCapabilityError, match=rf"provider 'chatty' does not offer {words} \(it offers: chat\)"):
+    with pytest.raises(
+        UnsupportedCapabilityError, match=rf"provider 'chatty' does not offer {words} \(it offers: chat\)"
+    ):
         call(host)
     assert chat_only.calls == []
 

@@ -16,7 +16,7 @@ import pytest
 
 from genai_commons import Config, Host, UnknownModelError
 
-GOOD = '''
+GOOD = """
 from genai_commons import DeployedModel, Provider, Response
 
 
@@ -28,17 +28,17 @@ class GoodProvider(Provider):
 
     def chat(self, model, request):
         return Response.of_text("good answer", input_tokens=1, output_tokens=2)
-'''
+"""
 
 BROKEN_IMPORT = "raise ImportError('the SDK this plugin needs is not installed')\n"
 
-BROKEN_INIT = '''
+BROKEN_INIT = """
 class Broken:
     def __init__(self):
         raise RuntimeError("cannot start: bad settings")
-'''
+"""
 
-BAD_HOOK = '''
+BAD_HOOK = """
 from genai_commons import hookimpl
 
 
@@ -46,7 +46,7 @@ class BadHook:
     @hookimpl
     def genai_chat_with_typo(self, model, request):
         return None
-'''
+"""
 
 
 def _install(site: Path, dist: str, version: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:

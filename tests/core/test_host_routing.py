@@ -11,7 +11,6 @@ from genai_commons import (
     Config,
     DeployedModel,
     Host,
-    Message,
     Request,
     Response,
     UnknownModelError,

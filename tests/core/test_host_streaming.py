@@ -54,7 +54,7 @@ def test_tool_call_deltas_assemble_into_complete_calls(setup: Any) -> None:
 
 
 def test_usage_is_recorded_only_when_the_stream_completes(setup: Any) -> None:
-    host, fake, recorder = setup
+    host, _fake, recorder = setup
     stream = host.stream("fake:chat", "a b c d")
     iterator = iter(stream)
     next(iterator)
@@ -83,7 +83,7 @@ def test_a_stream_without_its_final_event_is_an_error() -> None:
 
 
 def test_async_streaming_gives_the_same_result(setup: Any) -> None:
-    host, fake, recorder = setup
+    host, _fake, recorder = setup
 
     async def run() -> tuple[list[str], str]:
         stream = await host.astream("fake:chat", Request.from_prompt("hello async world"))

@@ -47,7 +47,7 @@ def _tool_messages(request: Request) -> list[Any]:
 
 
 def test_several_calls_in_one_turn_then_an_answer(setup: Any) -> None:
-    host, fake, recorder = setup
+    host, fake, _recorder = setup
     fake.script(
         [tool_call("get_weather", {"city": "Paris"}, id="c1"), tool_call("add", {"a": 2, "b": "3"}, id="c2")],
         "Paris is mild and 2 + 3 = 5",
@@ -98,7 +98,10 @@ def test_a_tool_that_raises_is_reported_to_the_model_not_raised(setup: Any) -> N
     ("call", "message"),
     [
         (tool_call("add", '{"a": 1, "b": ', id="x"), "Error: the model's arguments for tool 'add' are not valid JSON"),
-        (tool_call("add", {"a": "one", "b": 2}, id="x"), "Error: invalid arguments: a: Input should be a valid integer"),
+        (
+            tool_call("add", {"a": "one", "b": 2}, id="x"),
+            "Error: invalid arguments: a: Input should be a valid integer",
+        ),
         (tool_call("add", {"a": 1}, id="x"), "Error: invalid arguments: b: Field required"),
         (tool_call("nonexistent", {}, id="x"), "Error: there is no tool named 'nonexistent'"),
     ],

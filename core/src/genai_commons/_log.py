@@ -70,13 +70,23 @@ def get_logger(name: str) -> _Logger:
     return _Logger(name)
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _quiet_logger() -> Any:
     global _quiet  # noqa: PLW0603 - one shared default, built on first use
     if _quiet is None:
         import structlog  # noqa: PLC0415
 
         _quiet = structlog.wrap_logger(
-            structlog.PrintLogger(sys.stderr),
+            structlog.PrintLogger(_CurrentStderr()),  # type: ignore[arg-type]
             wrapper_class=structlog.make_filtering_bound_logger(30),  # logging.WARNING
             processors=[
                 structlog.processors.add_log_level,

@@ -246,13 +246,33 @@ def _structure_file(data: dict[str, Any], file: Path) -> _FileSchema:
     import cattrs  # noqa: PLC0415
 
     converter = cattrs.Converter(forbid_extra_keys=True)
+    for kind in (bool, int, float, str):  # no coercion: "false" is not a boolean, 2.5 not an int
+        converter.register_structure_hook(kind, _strict(kind))
     try:
         return converter.structure(data, _FileSchema)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{file}: {exc}") from None
     except cattrs.BaseValidationError as exc:
-        problems = "; ".join(cattrs.transform_error(exc, path="config"))
+        problems = "; ".join(cattrs.transform_error(exc, path="config", format_exception=_format_problem))
         raise ConfigurationError(f"{file}: {problems}") from None
+
+
+def _format_problem(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, ConfigurationError | ValueError):
+        return str(exc)
+    from cattrs.v import format_exception  # noqa: PLC0415
+
+    return format_exception(exc, type_)
+
+
+def _strict(kind: type) -> Any:
+    def structure(value: Any, _type: Any) -> Any:
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+            raise ValueError(f"expected {kind.__name__}, got {value!r}")
+        return kind(value)
+
+    return structure
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import click
 
+from .chat import chat_command
+from .discovery import models_command, plugins_command
+from .generate import embed_command, image_command
+
 
 def register(main: click.Group) -> None:
     """Add this module's commands to the ``genai`` group."""
+    for command in (plugins_command, models_command, chat_command, embed_command, image_command):
+        main.add_command(command)

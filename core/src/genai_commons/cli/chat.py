@@ -1,0 +1,107 @@
+"""``genai chat``: one prompt, optionally with files, answered in full or streamed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import GenAIError
+from ..model import FileCollection, FileContent, Message, Request, Response, Role, TextDelta
+from ._common import bad_arguments, model_ref, read_prompt, unstructure, verbosity, write_out
+from ._state import CliState, echo_json, pass_state
+
+
+def build_request(
+    prompt: str, system_prompt: str | None, temperature: float | None, max_tokens: int | None, paths: tuple[Path, ...]
+) -> Request:
+    """The request of one user message; bad values are usage errors in the domain model's words."""
+    files = []
+    for path in paths:
+        with bad_arguments("'-f' / '--file'"):
+            files.append(FileContent.from_path(path))
+    with bad_arguments():
+        return Request(
+            system_prompt=system_prompt,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            messages=(Message(role=Role.USER, content=prompt, files=FileCollection.of(*files) if files else None),),
+        )
+
+
+def summary(response: Response) -> str:
+    """One line about a response for ``-v``: stop reason, tokens and time (never the text)."""
+    parts = [f"stop: {response.stop_reason.value if response.stop_reason else 'unknown'}"]
+    if response.input_tokens is not None or response.output_tokens is not None:
+        parts.append(f"tokens: {response.input_tokens or 0} in, {response.output_tokens or 0} out")
+    if response.duration_ms is not None:
+        parts.append(f"{response.duration_ms:.0f} ms")
+    return "; ".join(parts)
+
+
+def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Response:
+    stream = state.host.stream(model, request)
+    printed = False
+    try:
+        for event in stream:
+            if isinstance(event, TextDelta) and not as_json and event.text:
+                write_out(event.text)
+                printed = True
+    except GenAIError:
+        if printed:
+            click.echo()  # end the partial line, so that the error starts on a line of its own
+        raise
+    finally:
+        stream.close()
+    if not as_json:
+        click.echo()
+    if stream.response is None:  # pragma: no cover - the stream sets it when it ends
+        raise GenAIError("the stream ended without a response")
+    return stream.response
+
+
+@click.command("chat")
+@click.argument("model", metavar="PROVIDER:MODEL", callback=model_ref)
+@click.argument("prompt")
+@click.option("-s", "--system", "system_prompt", metavar="TEXT", help="System prompt (instructions for the model).")
+@click.option("-t", "--temperature", type=float, metavar="T", help="Sampling temperature, 0 to 2.")
+@click.option("--max-tokens", type=int, metavar="N", help="Most tokens the answer may have.")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    help="Attach a file (repeatable); images by extension (png, jpg, ...), anything else as a document.",
+)
+@click.option("--stream", is_flag=True, help="Print the answer as it arrives.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@pass_state
+def chat_command(
+    state: CliState,
+    *,
+    model: str,
+    prompt: str,
+    system_prompt: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    files: tuple[Path, ...],
+    stream: bool,
+    as_json: bool,
+) -> None:
+    """Send PROMPT to MODEL (PROVIDER:MODEL) and print the answer.
+
+    PROMPT may be - to read it from standard input. Only the answer's text goes to standard
+    output; with -v the stop reason and token counts go to standard error.
+    """
+    request = build_request(read_prompt(prompt), system_prompt, temperature, max_tokens, files)
+    if stream:
+        response = _stream(state, model, request, as_json)
+    else:
+        response = state.host.chat(model, request)
+        if not as_json:
+            click.echo(response.text)
+    if as_json:
+        echo_json(unstructure(response))
+    if verbosity():
+        click.echo(summary(response), err=True)
