@@ -8,7 +8,6 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
   fi
   echo "== installing (pinned by constraints.txt)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24.2"
   local packages=(-e ./core)
   for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && packages+=(-e "./$plugin")
