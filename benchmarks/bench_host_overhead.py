@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import structlog
+
 from genai_commons import Config, DeployedModel, Host, Provider, Request, Response
 from genai_commons.usage.sqlite_store import SQLiteUsageStore
 

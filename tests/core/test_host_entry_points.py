@@ -107,7 +107,9 @@ def test_a_broken_plugin_leaves_no_hooks_behind(site: Path, genai_home: Path) ->
 
 def test_block_list_switches_plugins_off(site: Path, genai_home: Path) -> None:
     host = _host(genai_home, block=["good", "broken", "badinit", "badhook"])
-    assert {p.name for p in host.plugins()} == {"usage_sqlite"}
+    names = {p.name for p in host.plugins()}
+    assert "usage_sqlite" in names
+    assert names.isdisjoint({"good", "broken", "badinit", "badhook"})
     with pytest.raises(UnknownModelError, match="no provider named 'good'"):
         host.chat("good:m", "hi")
 
@@ -120,7 +122,9 @@ def test_allow_list_loads_only_the_named_plugins(site: Path, genai_home: Path) -
 def test_the_environment_filters_plugins(site: Path, genai_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENAI_PLUGINS_BLOCK", "broken, badinit,badhook")
     host = Host(Config.load())
-    assert {p.name for p in host.plugins()} == {"good", "usage_sqlite"}
+    names = {p.name for p in host.plugins()}
+    assert {"good", "usage_sqlite"} <= names
+    assert names.isdisjoint({"broken", "badinit", "badhook"})
     monkeypatch.setenv("GENAI_ENTRY_POINTS", "false")
     assert Host(Config.load()).plugins() == []
 

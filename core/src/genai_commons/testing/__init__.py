@@ -1,0 +1,57 @@
+"""The plugin-author kit: fake providers, a conformance suite and pytest fixtures.
+
+Nothing here is imported by :mod:`genai_commons` itself; import it from tests::
+
+    from genai_commons.testing import FakeProvider, UsageRecorder
+    from genai_commons.testing.conformance import ProviderConformance
+
+The pytest fixtures (``genai_home``, ``usage_recorder``, ``fake_provider``, ``make_host``) load
+automatically through the ``pytest11`` entry point of the ``genai-commons`` distribution.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .failures import FAILURE_KINDS, make_failure
+    from .fakes import (
+        FakeAsyncProvider,
+        FakeChatProvider,
+        FakeProvider,
+        RecordedCall,
+        StreamFailure,
+        UsageRecorder,
+        default_models,
+        make_fake_provider_class,
+        tool_call,
+    )
+
+__all__ = [
+    "FAILURE_KINDS",
+    "FakeAsyncProvider",
+    "FakeChatProvider",
+    "FakeProvider",
+    "RecordedCall",
+    "StreamFailure",
+    "UsageRecorder",
+    "default_models",
+    "make_failure",
+    "make_fake_provider_class",
+    "tool_call",
+]
+
+_WHERE = {
+    "FAILURE_KINDS": "failures",
+    "make_failure": "failures",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the kit's modules on first use, so that the pytest plugin stays cheap to import."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    module = importlib.import_module(f"{__name__}.{_WHERE.get(name, 'fakes')}")
+    return getattr(module, name)

@@ -1,0 +1,86 @@
+"""The transport failures the conformance suite injects, and the core error each must become.
+
+A provider plugin maps every transport error to one class of :mod:`genai_commons.errors`, in one
+place, raising it ``from`` the original. The suite names failures by *kind*; for each kind it
+expects the class below (or a subclass) and, for retryable kinds, that the host retries.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContextLengthError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
+
+#: kind → the core error class a plugin must raise for it.
+FAILURE_KINDS: MappingProxyType[str, type[ProviderError]] = MappingProxyType(
+    {
+        "auth": AuthenticationError,
+        "permission": PermissionDeniedError,
+        "not_found": NotFoundError,
+        "rate_limit": RateLimitError,
+        "timeout": ProviderTimeoutError,
+        "unavailable": ServiceUnavailableError,
+        "bad_request": BadRequestError,
+        "context_length": ContextLengthError,
+    }
+)
+
+#: kind → the HTTP status a fake transport answers with (None: no HTTP answer at all).
+HTTP_STATUS: MappingProxyType[str, int | None] = MappingProxyType(
+    {
+        "auth": 401,
+        "permission": 403,
+        "not_found": 404,
+        "rate_limit": 429,
+        "timeout": None,
+        "unavailable": 503,
+        "bad_request": 400,
+        "context_length": 400,
+    }
+)
+
+
+class FakeTransportError(Exception):
+    """What a fake transport raises: stands for an SDK or HTTP error, the ``__cause__`` kept."""
+
+    def __init__(self, kind: str, status: int | None) -> None:
+        super().__init__(f"fake transport failure {kind!r} (status {status})")
+        self.kind = kind
+        self.status = status
+
+
+def check_kind(kind: str) -> type[ProviderError]:
+    """The core error class for ``kind``; a clear error for an unknown kind."""
+    try:
+        return FAILURE_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown failure kind {kind!r}; use one of {', '.join(FAILURE_KINDS)}") from None
+
+
+def make_failure(kind: str, provider: str) -> ProviderError:
+    """The core error a well-behaved plugin raises for ``kind``, with a transport error as its cause.
+
+    Rate limits carry ``retry_after=0`` so that retries in tests do not wait.
+    """
+    cls = check_kind(kind)
+    status = HTTP_STATUS[kind]
+    cause = FakeTransportError(kind, status)
+    error = cls(
+        f"{provider}: simulated {kind.replace('_', ' ')} failure",
+        provider=provider,
+        status=status,
+        code=kind,
+        retry_after=0.0 if kind == "rate_limit" else None,
+    )
+    error.__cause__ = cause
+    return error
