@@ -63,7 +63,10 @@ def _arguments_model(fn: Callable[..., Any]) -> Any:
         annotation = hints.get(name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[name] = (annotation, pydantic.Field(default, description=param_docs.get(name) or None))
-    model = pydantic.create_model(f"{getattr(fn, '__name__', 'tool')}_arguments", **fields)
+    # extra="forbid": a parameter the model made up is reported to it, not silently dropped.
+    model = pydantic.create_model(
+        f"{getattr(fn, '__name__', 'tool')}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+    )
     with contextlib.suppress(TypeError):  # not weak-referenceable (a builtin): rebuilt each time
         _MODELS[fn] = model
     return model
@@ -73,7 +76,10 @@ def describe_callable(fn: Callable[..., Any]) -> DescribedCallable:
     """Name, description and JSON schema (type ``object``) of a callable's parameters."""
     name = getattr(fn, "__name__", None)
     if not name or name == "<lambda>":
-        raise ValidationError("a tool function needs a name: use a def, or pass name=")
+        raise ValidationError(
+            "a tool function needs a name of its own: use a module-level def, not a lambda "
+            "(name= does not help: the JSON form imports the function back by its name)"
+        )
     description, _ = _docs(fn)
     schema = dict(_arguments_model(fn).model_json_schema())
     schema.pop("title", None)

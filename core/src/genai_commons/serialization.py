@@ -11,15 +11,19 @@ Bad documents raise :class:`ValidationError` with every problem and its path.
 
 from __future__ import annotations
 
-import importlib
 import json
+import math
+import sys
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, cast, get_args, get_origin
+from enum import Enum, StrEnum
+from types import UnionType
+from typing import Any, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter
 from cattrs.strategies import configure_tagged_union, include_subclasses
@@ -33,10 +37,13 @@ from .model import (
     Chunk,
     Filter,
     Function,
+    KnowledgeBaseChunk,
     Modality,
     Request,
     Tool,
 )
+from .model._validators import to_enum
+from .model.tools import known_function
 
 T = TypeVar("T")
 
@@ -56,28 +63,128 @@ def _type_name(cls: type[Any]) -> str:
 
 
 def _resolve_reference(reference: str) -> Callable[..., Any]:
-    module_name, _, qualname = reference.partition(":")
-    if not qualname or "<locals>" in qualname or "<lambda>" in qualname:
-        raise ValidationError(f"function reference {reference!r} cannot be imported; use a module-level def")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValidationError(f"cannot import function {reference!r}: {exc}") from exc
-    if not callable(target):
-        raise ValidationError(f"{reference!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    """The callable of a Function document: only a function this process registered as a tool
+    (by building its Function), never an arbitrary import named by the document."""
+    if not isinstance(reference, str):
+        raise ValidationError(f"a function reference is a 'module:qualname' string, got {reference!r}")
+    target = known_function(reference)
+    if target is None:
+        raise ValidationError(
+            f"function {reference!r} is not a tool function of this program; build its Function "
+            "(Function.from_callable or Request.with_function) before reading the document"
+        )
+    return target
 
 
 def _is_enum_set(type_: Any) -> bool:
     return get_origin(type_) is frozenset and get_args(type_)[0] in (Modality, Capability)
 
 
+# -- strict structuring: a document's JSON types must match the model; nothing is guessed ----
+
+_NONE = type(None)
+_SCALARS = frozenset({str, int, float, bool, _NONE})
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def _scalar_matches(value: Any, type_: Any) -> bool:
+    if type_ is _NONE:
+        return value is None
+    if type_ is bool or type_ is str:
+        return isinstance(value, type_)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if type_ is int:
+        return isinstance(value, int)
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= sys.float_info.max
+
+
+def _is_scalar_union(type_: Any) -> bool:
+    return get_origin(type_) in (Union, UnionType) and set(get_args(type_)) <= _SCALARS
+
+
+def _structure_scalar(value: Any, type_: Any) -> Any:
+    """str, int, float, bool (or an optional one) exactly as JSON has it: no "12" or 1.7 for an int."""
+    options = get_args(type_) or (type_,)
+    for option in options:
+        if _scalar_matches(value, option):
+            return float(value) if option is float else value
+    expected = " or ".join("null" if o is _NONE else ("a finite number" if o is float else o.__name__) for o in options)
+    raise ValidationError(f"expected {expected}, got {_json_type(value)}")
+
+
+def _structure_enum(value: Any, type_: type[Enum]) -> Enum:
+    return to_enum(type_)(value)
+
+
+def _structure_vector(value: Any, _: Any) -> array:  # type: ignore[type-arg]
+    if not isinstance(value, list | tuple) or not all(_scalar_matches(x, float) for x in value):
+        raise ValidationError(f"a vector is an array of finite numbers, got {_json_type(value)}")
+    vector = array("f", value)
+    if not all(math.isfinite(x) for x in vector):
+        raise ValidationError("a vector's numbers must fit a 32-bit float")
+    return vector
+
+
+def _is_homogeneous_collection(type_: Any) -> bool:
+    args = get_args(type_)
+    if get_origin(type_) is tuple:
+        return len(args) == 2 and args[1] is Ellipsis
+    return get_origin(type_) in (list, frozenset, set) and len(args) == 1
+
+
+def _collection_hook(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """A tuple, list or set is a JSON array: a string or an object is not taken apart."""
+    origin = get_origin(type_)
+    as_list = list_structure_factory(list[get_args(type_)[0]], conv)  # type: ignore[arg-type,misc]
+
+    def structure_collection(value: Any, _: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(f"expected an array, got {_json_type(value)}")
+        items = as_list(value, list)
+        return items if origin is list else origin(items)
+
+    return structure_collection
+
+
+def _mapping_only(cls: type[Any], hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """An attrs class's structure hook that takes nothing but a JSON object."""
+
+    def structure_object(value: Any, type_: Any) -> T:
+        if not isinstance(value, Mapping):
+            raise ValidationError(f"a {cls.__name__} is a JSON object, got {_json_type(value)}")
+        return hook(value, type_)
+
+    return structure_object
+
+
 def _build() -> cattrs.Converter:
-    c = make_converter()
+    # Unknown keys are errors (a misspelt "temprature" must not vanish silently).
+    c = make_converter(forbid_extra_keys=True)
+    for scalar in (str, int, float, bool):
+        c.register_structure_hook(scalar, _structure_scalar)
+    c.register_structure_hook_func(_is_scalar_union, _structure_scalar)
+    c.register_structure_hook(Enum, _structure_enum)
+    c.register_structure_hook(StrEnum, _structure_enum)  # StrEnum comes before str in the MRO
+    c.register_structure_hook_factory(_is_homogeneous_collection, _collection_hook)
+    c.register_structure_hook_factory(attrs.has, lambda cl: _mapping_only(cl, c.gen_structure_attrs_fromdict(cl)))
     c.register_unstructure_hook(array, lambda v: v.tolist())
-    c.register_structure_hook(array, lambda v, _: array("f", v))
+    c.register_structure_hook(array, _structure_vector)
     c.register_unstructure_hook(datetime, lambda v: v.isoformat())
     c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     # Sets of enum members (modalities, capabilities) as sorted lists, for stable output.
@@ -96,6 +203,15 @@ def _build() -> cattrs.Converter:
     tag = {"tag_name": "type", "tag_generator": lambda cl: cl.__name__}
     include_subclasses(Chunk, c, union_strategy=lambda u, conv: configure_tagged_union(u, conv, **tag))  # type: ignore[arg-type]
     include_subclasses(Tool, c, union_strategy=lambda u, conv: configure_tagged_union(u, conv, **tag))  # type: ignore[arg-type]
+
+    # A KnowledgeBaseChunk on its own (RetrievalResult.chunks) is written with its tag as well.
+    def structure_kb_chunk(value: Any, _: Any) -> KnowledgeBaseChunk:
+        chunk = c.structure({"type": KnowledgeBaseChunk.__name__, **value}, Chunk)
+        if not isinstance(chunk, KnowledgeBaseChunk):
+            raise ValidationError(f"expected a KnowledgeBaseChunk, got a {type(chunk).__name__}")
+        return chunk
+
+    c.register_structure_hook(KnowledgeBaseChunk, _mapping_only(KnowledgeBaseChunk, structure_kb_chunk))
     configure_tagged_union(ChatStreamEvent, c, **tag)  # type: ignore[arg-type]
     configure_tagged_union(AgentEvent, c, **tag)  # type: ignore[arg-type]
     configure_tagged_union(Filter, c, tag_name="op", tag_generator=lambda cl: cl.__name__.lower())
@@ -119,8 +235,12 @@ def _build() -> cattrs.Converter:
         return out
 
     def structure_options(value: Any, _: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(f"provider_options is an array, got {_json_type(value)}")
         out = []
         for item in value:
+            if not isinstance(item, Mapping):
+                raise ValidationError(f"a provider option is a JSON object, got {_json_type(item)}")
             data = dict(item)
             cls = _PROVIDER_OPTIONS.get(str(data.pop("type", "")))
             if cls is None:
@@ -132,7 +252,10 @@ def _build() -> cattrs.Converter:
         Request, make_dict_unstructure_fn(Request, c, provider_options=override(unstruct_hook=unstructure_options))
     )
     c.register_structure_hook(
-        Request, make_dict_structure_fn(Request, c, provider_options=override(struct_hook=structure_options))
+        Request,
+        _mapping_only(
+            Request, make_dict_structure_fn(Request, c, provider_options=override(struct_hook=structure_options))
+        ),
     )
     return c
 
@@ -168,7 +291,9 @@ def structure(data: Any, cls: type[T]) -> T:
     except cattrs.BaseValidationError as exc:
         problems = "; ".join(cattrs.transform_error(exc, format_exception=_format_problem))
         raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: {problems}") from None
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except KeyError as exc:  # a tagged union's tag ("type", "op") is missing, or names no known class
+        raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: missing or unknown {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: {exc}") from None
 
 
@@ -181,6 +306,6 @@ def from_json(text: str | bytes, cls: type[T]) -> T:
     """A domain object of type ``cls`` from JSON text; malformed JSON is a :class:`ValidationError`."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits or levels
         raise ValidationError(f"invalid JSON for {getattr(cls, '__name__', cls)}: {exc}") from None
     return structure(data, cls)

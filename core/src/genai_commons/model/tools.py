@@ -54,6 +54,16 @@ class Tool:
     )
 
 
+#: Functions built as tools in this process, by import reference. JSON documents may name only
+#: these: reading a Request never imports arbitrary code (``os:system``) for the host to run.
+_KNOWN_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def known_function(reference: str) -> Callable[..., Any] | None:
+    """The tool function registered under ``module:qualname``, if this process built one."""
+    return _KNOWN_FUNCTIONS.get(reference)
+
+
 def _function_reference(value: Callable[..., Any]) -> str:
     module = getattr(value, "__module__", None) or "<unknown>"
     qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", "<callable>")
@@ -70,6 +80,9 @@ class Function(Tool):
     """
 
     callable: Callable[..., Any] = field(eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _KNOWN_FUNCTIONS[self.reference] = self.callable
 
     @property
     def reference(self) -> str:

@@ -1,0 +1,308 @@
+"""The host's foundation: plugins, discovery, and the machinery every capability call shares
+(routing, retries, usage events). :class:`genai_commons.Host` adds the capability methods."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from ._log import get_logger
+from .capabilities import require_provider_capability
+from .config import Config
+from .errors import UnknownModelError, UnsupportedCapabilityError, ValidationError
+from .model.deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
+from .model.enums import Capability
+from .model.usage import Usage
+from .plugins import PluginInfo, instantiate, load_entry_point, selected_entry_points
+from .retry import call_with_retry, call_with_retry_async
+
+if TYPE_CHECKING:
+    from .model import Response
+
+T = TypeVar("T")
+ModelRef = DeployedModel | str
+
+
+class HostBase:
+    """Plugins, discovery and shared call machinery; see :class:`genai_commons.Host`."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        plugins: Iterable[Any] = (),
+        load_entry_points: bool | None = None,
+        allow: Iterable[str] | None = None,
+        block: Iterable[str] = (),
+    ) -> None:
+        self.config = config if config is not None else Config.load()
+        self._log = get_logger("genai_commons.host")
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._hook = self._pm.hook
+        self._infos: dict[str, PluginInfo] = {}
+        self._errors: dict[str, PluginInfo] = {}
+        self._providers: dict[str, ProviderInfo] | None = None
+        self._models: dict[str, DeployedModel] = {}
+        settings = self.config.plugins
+        if allow is not None or block:
+            settings = attrs.evolve(
+                settings, allow=tuple(allow) if allow is not None else settings.allow, block=(*settings.block, *block)
+            )
+        if settings.entry_points if load_entry_points is None else load_entry_points:
+            self._load_entry_points(settings)
+        for plugin in plugins:
+            self.register(plugin)
+        self._hook.genai_configure.call_historic(kwargs={"config": self.config})
+
+    # -- plugins ---------------------------------------------------------------------------
+
+    def _load_entry_points(self, settings: Any) -> None:
+        chosen, _skipped = selected_entry_points(settings)
+        for ep in chosen:
+            outcome = load_entry_point(self._pm, ep, self._register_object)
+            if isinstance(outcome, PluginInfo):
+                self._infos[ep.name] = outcome
+            else:
+                cause = outcome.__cause__
+                self._errors[ep.name] = PluginInfo(name=ep.name, source="entry point", error=str(outcome))
+                self._log.warning("plugin_failed", plugin=ep.name, error=f"{type(cause).__name__}: {cause}")
+
+    def _register_object(self, obj: Any, name: str) -> None:
+        """Register and validate one plugin; a plugin that fails validation is removed again, so
+        that it leaves no hooks behind and the next plugin is not blamed for it."""
+        self._pm.register(obj, name=name)
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError:
+            self._pm.unregister(obj)
+            raise
+        self._providers = None
+        self._models.clear()
+
+    def register(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin in-process (an object, a class or a module); returns its name."""
+        obj = instantiate(plugin)
+        name = name or getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
+        try:
+            self._register_object(obj, name)
+        except ValueError as exc:
+            raise ValidationError(f"cannot register plugin {name!r}: {exc}") from exc
+        self._infos[name] = PluginInfo(name=name, version=getattr(obj, "version", None), source="in-process")
+        return name
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name."""
+        if self._pm.unregister(name=name) is None:
+            raise UnknownModelError(f"no plugin named {name!r} is registered")
+        self._infos.pop(name, None)
+        self._providers = None
+        self._models.clear()
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin: loaded ones with their providers, failed ones with their error."""
+        by_plugin: dict[str, list[ProviderInfo]] = {}
+        for impl in self._hook.genai_providers.get_hookimpls():
+            by_plugin.setdefault(impl.plugin_name, []).extend(cast(list[ProviderInfo], impl.function()))
+        out = [
+            attrs.evolve(info, providers=by_plugin.get(name, ()))
+            for name, info in self._infos.items()
+            if self._pm.has_plugin(name)
+        ]
+        return sorted([*out, *self._errors.values()], key=lambda p: p.name)
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The pluggy manager, for tools that need hook-level access."""
+        return self._pm
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def providers(self) -> dict[str, ProviderInfo]:
+        """Every provider the registered plugins offer, by name."""
+        if self._providers is None:
+            found: dict[str, ProviderInfo] = {}
+            for infos in self._hook.genai_providers():
+                for info in infos:
+                    found.setdefault(info.name, info)
+            self._providers = found
+        return self._providers
+
+    def provider(self, name: str) -> ProviderInfo:
+        info = self.providers().get(name)
+        if info is None:
+            known = ", ".join(sorted(self.providers())) or "none"
+            raise UnknownModelError(
+                f"no provider named {name!r} is installed (installed: {known}); "
+                f"try `pip install genai-commons-{name}` or check `genai plugins`"
+            )
+        return info
+
+    def models(self, provider: str | None = None) -> list[DeployedModel]:
+        """The deployed models of every provider, or of one."""
+        if provider is not None:
+            self.provider(provider)
+        results = self._hook.genai_deployed_models(provider=provider)
+        return [m for models in results for m in models if provider is None or m.provider == provider]
+
+    def model(self, ref: ModelRef) -> DeployedModel:
+        """The deployed model for ``provider:model_id`` (split at the first colon)."""
+        if isinstance(ref, DeployedModel):
+            self.provider(ref.provider)
+            return ref
+        cached = self._models.get(ref)
+        if cached is not None:
+            return cached
+        provider, model_id = _split_ref(ref, "model")
+        self.provider(provider)
+        model = self._hook.genai_resolve_model(provider=provider, model_id=model_id)
+        if model is None:
+            raise UnknownModelError(
+                f"provider {provider!r} has no model {model_id!r}; see `genai models --provider {provider}`"
+            )
+        self._models[ref] = model
+        return cast(DeployedModel, model)
+
+    def knowledge_bases(self, provider: str | None = None) -> list[KnowledgeBase]:
+        results = self._hook.genai_knowledge_bases(provider=provider)
+        return [kb for kbs in results for kb in kbs]
+
+    def knowledge_base(self, ref: KnowledgeBase | str) -> KnowledgeBase:
+        """The knowledge base for ``provider:name``."""
+        if isinstance(ref, KnowledgeBase):
+            self.provider(ref.provider)
+            return ref
+        provider, name = _split_ref(ref, "knowledge base")
+        self.provider(provider)
+        kb = self._hook.genai_resolve_knowledge_base(provider=provider, name=name)
+        if kb is None:
+            raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}")
+        return cast(KnowledgeBase, kb)
+
+    def agent(self, ref: Agent | str, alias_id: str | None = None) -> Agent:
+        """The agent for ``provider:agent_id``."""
+        if isinstance(ref, Agent):
+            return ref
+        provider, agent_id = _split_ref(ref, "agent")
+        require_provider_capability(self.provider(provider), Capability.AGENT)
+        return Agent(provider=provider, agent_id=agent_id, alias_id=alias_id)
+
+    # -- internals shared by every capability ----------------------------------------------
+
+    def _route(self, provider: str, capability: Capability) -> None:
+        require_provider_capability(self.provider(provider), capability)
+
+    def _no_answer(self, provider: str, capability: Capability) -> UnsupportedCapabilityError:
+        return UnsupportedCapabilityError(
+            f"no plugin answered the {capability.value} call for provider {provider!r}; "
+            "a wrapper plugin may have swallowed it",
+            target=provider,
+            capability=capability.value,
+        )
+
+    def _call(self, provider: str, capability: Capability, fn: Callable[[], T | None]) -> T:
+        def attempt() -> T:
+            result = fn()
+            if result is None:
+                raise self._no_answer(provider, capability)
+            return result
+
+        return call_with_retry(self.config.retry, capability.value, attempt)
+
+    async def _call_async(self, provider: str, capability: Capability, fn: Callable[[], Awaitable[T] | None]) -> T:
+        async def attempt() -> T:
+            awaitable = fn()
+            if awaitable is None:
+                raise self._no_answer(provider, capability)
+            return await awaitable
+
+        return await call_with_retry_async(self.config.retry, capability.value, attempt)
+
+    def _record(
+        self,
+        provider: str,
+        display_name: str,
+        model_id: str,
+        operation: str,
+        *,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        total_tokens: int | None,
+        duration_ms: float,
+        calls: int = 1,
+    ) -> None:
+        inp, out = input_tokens or 0, output_tokens or 0
+        usage = Usage(
+            provider=provider,
+            deployed_model_display_name=display_name,
+            model_id=model_id,
+            operation=operation,
+            input_tokens=inp,
+            output_tokens=out,
+            total_tokens=total_tokens if total_tokens is not None else inp + out,
+            duration_ms=duration_ms,
+            calls=calls,
+        )
+        self._hook.genai_usage_recorded(usage=usage)
+        self._log.debug(
+            f"{operation}_completed",
+            provider=provider,
+            model=model_id,
+            input_tokens=inp,
+            output_tokens=out,
+            duration_ms=round(duration_ms, 3),
+        )
+
+    def _record_response(self, model: DeployedModel, operation: str, response: Response, calls: int) -> None:
+        self._record(
+            model.provider,
+            model.display_name,
+            model.model_id,
+            operation,
+            input_tokens=response.input_tokens,
+            output_tokens=response.output_tokens,
+            total_tokens=response.total_tokens,
+            duration_ms=response.duration_ms or 0.0,
+            calls=calls,
+        )
+
+    @staticmethod
+    def _timed(response: Response, started: float) -> Response:
+        if response.duration_ms is not None:
+            return response
+        return response.with_duration((time.perf_counter() - started) * 1000)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Unregister every plugin; plugins with a ``close()`` method are closed."""
+        for name, plugin in list(self._pm.list_name_plugin()):
+            close = getattr(plugin, "close", None)
+            if callable(close) and not isinstance(plugin, type):
+                close()
+            self._pm.unregister(name=name)
+        self._providers = None
+        self._models.clear()
+
+    def __enter__(self) -> HostBase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def home(self) -> Path:
+        return self.config.home
+
+
+def _split_ref(ref: str, what: str) -> tuple[str, str]:
+    provider, sep, name = ref.partition(":")
+    if not sep or not provider or not name:
+        raise ValidationError(f"{what} reference {ref!r} must be PROVIDER:ID, for example openai:gpt-4o-mini")
+    return provider, name
