@@ -141,3 +141,28 @@ def test_entry_points_can_be_switched_off_and_plugins_registered_in_process(site
 def test_each_host_gets_its_own_plugin_instances(site: Path, genai_home: Path) -> None:
     first, second = _host(genai_home, allow=["good"]), _host(genai_home, allow=["good"])
     assert first.plugin_manager.get_plugin("good") is not second.plugin_manager.get_plugin("good")
+
+
+BAD_SETTINGS = """
+from genai_commons import Provider
+
+
+class NeedsKey(Provider):
+    name = "needskey"
+
+    def configure(self, settings):
+        settings.get_secret("api_key", env="NEEDSKEY_API_KEY", required=True)
+"""
+
+
+def test_a_plugin_that_fails_to_configure_fails_alone(site: Path, genai_home: Path) -> None:
+    _install(site, "genai-commons-needskey", "0.1", {"gc_needskey": BAD_SETTINGS}, {"needskey": "gc_needskey:NeedsKey"})
+    try:
+        host = _host(genai_home)
+        infos = {p.name: p for p in host.plugins()}
+        assert "MissingCredentialsError" in (infos["needskey"].error or "")
+        assert "set NEEDSKEY_API_KEY" in (infos["needskey"].error or "")
+        assert "needskey" not in host.providers()
+        assert host.chat("good:m", "configured after the failure").text == "good answer"
+    finally:
+        sys.modules.pop("gc_needskey", None)

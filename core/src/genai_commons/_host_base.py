@@ -59,7 +59,6 @@ class HostBase:
             self._load_entry_points(settings)
         for plugin in plugins:
             self.register(plugin)
-        self._hook.genai_configure.call_historic(kwargs={"config": self.config})
 
     # -- plugins ---------------------------------------------------------------------------
 
@@ -80,11 +79,18 @@ class HostBase:
         self._pm.register(obj, name=name)
         try:
             self._pm.check_pending()
-        except pluggy.PluginValidationError:
+            self._configure(obj)
+        except Exception:
             self._pm.unregister(obj)
             raise
         self._providers = None
         self._models.clear()
+
+    def _configure(self, obj: Any) -> None:
+        """Give one plugin the configuration, so that a plugin failing here fails alone."""
+        for impl in self._hook.genai_configure.get_hookimpls():
+            if impl.plugin is obj:
+                impl.function(config=self.config)
 
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin in-process (an object, a class or a module); returns its name."""

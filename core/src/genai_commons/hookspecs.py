@@ -55,10 +55,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # -------------------------------------------------------------------------------------------
 
 
-@hookspec(historic=True)
+@hookspec
 def genai_configure(config: Config) -> None:
-    """**event** — the host's configuration, given once to every plugin, also to plugins
-    registered later. Read your section with ``config.provider(name)``.
+    """**event** — the host's configuration, given once to each plugin as it is registered
+    (entry point or in-process). Read your section with ``config.provider(name)``. A plugin that
+    raises here is not registered: an entry-point plugin is reported as failed, the others load.
 
     :param config: the loaded configuration (file and environment).
     """
