@@ -7,10 +7,10 @@ Start with :class:`Host`; provider authors subclass :class:`Provider`. The domai
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import errors
+from ._lazy import lazy_exports
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -93,13 +93,7 @@ __all__ = [
 __all__ += _model_names  # noqa: PLE0605 - the domain model names, kept in one list
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 def __dir__() -> list[str]:
