@@ -193,11 +193,14 @@ def test_cleanup_with_days(make_host: Callable[..., Host], tmp_path: Path) -> No
 
 def test_cleanup_uses_the_configured_retention(make_host: Callable[..., Host], tmp_path: Path) -> None:
     seed(tmp_path / "usage.db")
-    result = run(make_host(store=True, cleanup_after_days=1), ["cleanup", "--json"])
+    # Records sit at noon of their day; a 10-day retention deletes only the 45-day-old one at any
+    # time of day (a 1-day retention would depend on whether it is before or after noon UTC).
+    result = run(make_host(store=True, cleanup_after_days=10), ["cleanup", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["older_than_days"] == 1
-    assert data["deleted"] == 3
+    assert data["older_than_days"] == 10
+    assert data["deleted"] == 1
+    assert UsageDatabase(tmp_path / "usage.db").count() == 3
     assert data["database"] == str(tmp_path / "usage.db")
     assert datetime.fromisoformat(data["cutoff"]) < datetime.now(UTC)
 
