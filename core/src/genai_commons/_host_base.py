@@ -14,7 +14,7 @@ import pluggy
 from . import hookspecs
 from ._log import get_logger
 from .capabilities import require_provider_capability
-from .config import Config
+from .config import Config, PluginSettings
 from .errors import UnknownModelError, UnsupportedCapabilityError, ValidationError
 from .model.deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
 from .model.enums import Capability
@@ -62,10 +62,9 @@ class HostBase:
 
     # -- plugins ---------------------------------------------------------------------------
 
-    def _load_entry_points(self, settings: Any) -> None:
-        chosen, _skipped = selected_entry_points(settings)
-        for ep in chosen:
-            outcome = load_entry_point(self._pm, ep, self._register_object)
+    def _load_entry_points(self, settings: PluginSettings) -> None:
+        for ep in selected_entry_points(settings):
+            outcome = load_entry_point(ep, self._register_object)
             if isinstance(outcome, PluginInfo):
                 self._infos[ep.name] = outcome
             else:
@@ -192,8 +191,9 @@ class HostBase:
         return cast(KnowledgeBase, kb)
 
     def agent(self, ref: Agent | str, alias_id: str | None = None) -> Agent:
-        """The agent for ``provider:agent_id``."""
+        """The agent for ``provider:agent_id``, whose provider must offer agents."""
         if isinstance(ref, Agent):
+            require_provider_capability(self.provider(ref.provider), Capability.AGENT)
             return ref
         provider, agent_id = _split_ref(ref, "agent")
         require_provider_capability(self.provider(provider), Capability.AGENT)

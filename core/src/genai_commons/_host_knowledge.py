@@ -29,12 +29,26 @@ if TYPE_CHECKING:
 class KnowledgeCalls(HostBase):
     """``retrieve``, ``ingest``, agents, and their async twins."""
 
-    def _kb_usage(self, kb: KnowledgeBase, operation: str, tokens: int | None, duration_ms: float) -> None:
+    def _kb_usage(
+        self, kb: KnowledgeBase, operation: str, result: RetrievalResult | IngestResult, started: float
+    ) -> None:
         model_id = kb.embedding_model.model_id if kb.embedding_model is not None else kb.collection
+        duration_ms = result.duration_ms or (time.perf_counter() - started) * 1000
+        tokens = result.input_tokens
         self._record(
             kb.provider, kb.name, model_id, operation,
             input_tokens=tokens, output_tokens=0, total_tokens=tokens, duration_ms=duration_ms,
         )  # fmt: skip
+
+    def _agent_finished(
+        self, target: Agent, request: AgentRequest, events: Iterator[AgentEvent], started: float
+    ) -> AgentResponse:
+        response = _assemble_agent(events, request, started)
+        self._record(
+            target.provider, target.display_name, target.agent_id, "agent",
+            input_tokens=None, output_tokens=None, total_tokens=None, duration_ms=response.duration_ms or 0.0,
+        )  # fmt: skip
+        return response
 
     @staticmethod
     def _query(query: RetrievalQuery | str, k: int | None) -> RetrievalQuery:
@@ -55,9 +69,7 @@ class KnowledgeCalls(HostBase):
         result: RetrievalResult = self._call(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve(knowledge_base=kb, query=q)
         )
-        self._kb_usage(
-            kb, "retrieve", result.input_tokens, result.duration_ms or (time.perf_counter() - started) * 1000
-        )
+        self._kb_usage(kb, "retrieve", result, started)
         return result
 
     async def aretrieve(
@@ -71,9 +83,7 @@ class KnowledgeCalls(HostBase):
         result: RetrievalResult = await self._call_async(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve_async(knowledge_base=kb, query=q)
         )
-        self._kb_usage(
-            kb, "retrieve", result.input_tokens, result.duration_ms or (time.perf_counter() - started) * 1000
-        )
+        self._kb_usage(kb, "retrieve", result, started)
         return result
 
     def ingest(
@@ -91,7 +101,7 @@ class KnowledgeCalls(HostBase):
             Capability.INGEST,
             lambda: self._hook.genai_ingest(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
         )
-        self._kb_usage(kb, "ingest", result.input_tokens, result.duration_ms or (time.perf_counter() - started) * 1000)
+        self._kb_usage(kb, "ingest", result, started)
         return result
 
     async def aingest(
@@ -109,7 +119,7 @@ class KnowledgeCalls(HostBase):
             Capability.INGEST,
             lambda: self._hook.genai_ingest_async(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
         )
-        self._kb_usage(kb, "ingest", result.input_tokens, result.duration_ms or (time.perf_counter() - started) * 1000)
+        self._kb_usage(kb, "ingest", result, started)
         return result
 
     def stream_agent(self, agent: Agent | str, request: AgentRequest | str) -> Iterator[AgentEvent]:
@@ -126,12 +136,7 @@ class KnowledgeCalls(HostBase):
         target = self.agent(agent)
         req = _agent_request(request)
         started = time.perf_counter()
-        response = _assemble_agent(self.stream_agent(target, req), req, started)
-        self._record(
-            target.provider, target.display_name, target.agent_id, "agent",
-            input_tokens=None, output_tokens=None, total_tokens=None, duration_ms=response.duration_ms or 0.0,
-        )  # fmt: skip
-        return response
+        return self._agent_finished(target, req, self.stream_agent(target, req), started)
 
     async def astream_agent(self, agent: Agent | str, request: AgentRequest | str) -> AsyncIterator[AgentEvent]:
         """:meth:`stream_agent`, as an async iterator."""
@@ -149,12 +154,7 @@ class KnowledgeCalls(HostBase):
         req = _agent_request(request)
         started = time.perf_counter()
         events = [event async for event in self.astream_agent(target, req)]
-        response = _assemble_agent(iter(events), req, started)
-        self._record(
-            target.provider, target.display_name, target.agent_id, "agent",
-            input_tokens=None, output_tokens=None, total_tokens=None, duration_ms=response.duration_ms or 0.0,
-        )  # fmt: skip
-        return response
+        return self._agent_finished(target, req, iter(events), started)
 
 
 def _agent_request(request: AgentRequest | str) -> AgentRequest:

@@ -49,9 +49,7 @@ def _missing(model: DeployedModel, capability: str, advice: str) -> UnsupportedC
 
 def check_chat(model: DeployedModel, request: Request, *, stream: bool = False) -> None:
     """Fail with a clear error when ``request`` needs something ``model`` does not declare."""
-    require_output(model, Modality.TEXT, "chat")
-    if not model.active:
-        raise _missing(model, "calls", "it is marked inactive in the configuration")
+    check_model(model, Modality.TEXT, "chat")
     if not request.messages:
         raise UnsupportedCapabilityError(
             "the request has no messages; add at least one user message", target=model.ref, capability="chat"
@@ -72,6 +70,7 @@ def check_chat(model: DeployedModel, request: Request, *, stream: bool = False) 
 
 
 def check_model(model: DeployedModel, modality: Modality, operation: str) -> None:
+    """Fail unless ``model`` is active and produces ``modality``."""
     require_output(model, modality, operation)
     if not model.active:
         raise _missing(model, "calls", "it is marked inactive in the configuration")

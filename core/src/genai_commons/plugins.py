@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-import pluggy
 from attrs import field, frozen
 
 from .config import PluginSettings
@@ -57,25 +56,21 @@ def _is_module(obj: Any) -> bool:
     return isinstance(obj, types.ModuleType)
 
 
-def selected_entry_points(settings: PluginSettings) -> tuple[list[EntryPoint], list[str]]:
-    """The entry points to load, and the names skipped by the allow and block lists."""
+def selected_entry_points(settings: PluginSettings) -> list[EntryPoint]:
+    """The entry points to load: one per name, filtered by the allow and block lists."""
     chosen: list[EntryPoint] = []
-    skipped: list[str] = []
     seen: set[str] = set()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in seen:
             continue
         seen.add(ep.name)
         if ep.name in settings.block or (settings.allow is not None and ep.name not in settings.allow):
-            skipped.append(ep.name)
             continue
         chosen.append(ep)
-    return chosen, skipped
+    return chosen
 
 
-def load_entry_point(
-    pm: pluggy.PluginManager, ep: EntryPoint, register: Callable[[Any, str], None]
-) -> PluginInfo | PluginError:
+def load_entry_point(ep: EntryPoint, register: Callable[[Any, str], None]) -> PluginInfo | PluginError:
     """Load, instantiate and register one entry point; an error is returned, not raised."""
     version = ep.dist.version if ep.dist is not None else None
     try:

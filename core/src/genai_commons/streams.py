@@ -66,7 +66,23 @@ class StreamAssembler:
         )
 
 
-class ChatStream:
+class _AssembledStream:
+    """What both stream kinds share: the assembler, and recording the response at the end."""
+
+    def __init__(self, provider: str, started: float, on_done: Callable[[Response], None]) -> None:
+        self._assembler = StreamAssembler(provider)
+        self._started = started
+        self._on_done = on_done
+        #: The assembled response, once the stream has ended.
+        self.response: Response | None = None
+
+    def _finish(self) -> Response:
+        self.response = self._assembler.response((time.perf_counter() - self._started) * 1000)
+        self._on_done(self.response)
+        return self.response
+
+
+class ChatStream(_AssembledStream):
     """A streamed chat: iterate for the events; :attr:`response` is set once the stream ends.
 
     Usage is recorded when the stream completes; a stream abandoned early records nothing.
@@ -75,18 +91,14 @@ class ChatStream:
     def __init__(
         self, events: Iterator[ChatStreamEvent], provider: str, started: float, on_done: Callable[[Response], None]
     ) -> None:
+        super().__init__(provider, started, on_done)
         self._events = events
-        self._assembler = StreamAssembler(provider)
-        self._started = started
-        self._on_done = on_done
-        self.response: Response | None = None
 
     def __iter__(self) -> Iterator[ChatStreamEvent]:
         for event in self._events:
             self._assembler.add(event)
             yield event
-        self.response = self._assembler.response((time.perf_counter() - self._started) * 1000)
-        self._on_done(self.response)
+        self._finish()
 
     def text(self) -> Iterator[str]:
         """Only the text, piece by piece."""
@@ -107,7 +119,7 @@ class ChatStream:
             close()
 
 
-class AsyncChatStream:
+class AsyncChatStream(_AssembledStream):
     """:class:`ChatStream` for ``async for``."""
 
     def __init__(
@@ -117,18 +129,14 @@ class AsyncChatStream:
         started: float,
         on_done: Callable[[Response], None],
     ) -> None:
+        super().__init__(provider, started, on_done)
         self._events = events
-        self._assembler = StreamAssembler(provider)
-        self._started = started
-        self._on_done = on_done
-        self.response: Response | None = None
 
     async def __aiter__(self) -> AsyncIterator[ChatStreamEvent]:
         async for event in self._events:
             self._assembler.add(event)
             yield event
-        self.response = self._assembler.response((time.perf_counter() - self._started) * 1000)
-        self._on_done(self.response)
+        self._finish()
 
     async def text(self) -> AsyncIterator[str]:
         async for event in self:
