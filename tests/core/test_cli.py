@@ -173,6 +173,9 @@ def test_models_of_one_provider_as_json(tmp_path: Path) -> None:
             "supports_streaming": False,
             "active": True,
             "lifecycle": None,
+            "max_batch_size": None,
+            "max_input_tokens": None,
+            "dimensions": None,
         }
     ]
 
@@ -282,7 +285,7 @@ def test_configuration_docs_example_files_load(tmp_path: Path) -> None:
 
 
 def test_configuration_docs_cover_every_key_and_variable() -> None:
-    from genai_commons.config import PluginSettings, RetryPolicy, ToolSettings, UsageSettings
+    from genai_commons.config import KnowledgeSettings, PluginSettings, RetryPolicy, ToolSettings, UsageSettings
 
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
     for section, cls in [
@@ -290,6 +293,7 @@ def test_configuration_docs_cover_every_key_and_variable() -> None:
         ("retry", RetryPolicy),
         ("usage", UsageSettings),
         ("tools", ToolSettings),
+        ("knowledge", KnowledgeSettings),
     ]:
         assert f"### `[{section}]`" in text
         for field in attrs.fields(cls):

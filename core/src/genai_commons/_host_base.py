@@ -15,7 +15,7 @@ from . import hookspecs
 from ._log import get_logger
 from .capabilities import require_provider_capability
 from .config import Config, PluginSettings
-from .errors import UnknownModelError, UnsupportedCapabilityError, ValidationError
+from .errors import ConfigurationError, UnknownModelError, UnsupportedCapabilityError, ValidationError
 from .model.deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
 from .model.enums import Capability
 from .model.usage import Usage
@@ -179,16 +179,53 @@ class HostBase:
         return [kb for kbs in results for kb in kbs]
 
     def knowledge_base(self, ref: KnowledgeBase | str) -> KnowledgeBase:
-        """The knowledge base for ``provider:name``."""
+        """The knowledge base for ``provider:name``, or for a bare ``name``.
+
+        A bare name is looked up in ``[knowledge_bases.NAME]`` of the configuration, and otherwise
+        names a collection of the default provider (``[knowledge] default_provider``). When the
+        provider does not know the collection yet and offers ingestion, the result is a new
+        knowledge base with the default embedding model, created by its first ingestion.
+        """
         if isinstance(ref, KnowledgeBase):
             self.provider(ref.provider)
             return ref
+        if ":" not in ref:
+            table = self.config.knowledge_bases.get(ref)
+            if table is not None:
+                return self._configured_knowledge_base(ref, table)
+            ref = f"{self.config.knowledge.default_provider}:{ref}"
         provider, name = _split_ref(ref, "knowledge base")
-        self.provider(provider)
+        info = self.provider(provider)
         kb = self._hook.genai_resolve_knowledge_base(provider=provider, name=name)
-        if kb is None:
-            raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}")
-        return cast(KnowledgeBase, kb)
+        if kb is not None:
+            return cast(KnowledgeBase, kb)
+        if Capability.INGEST not in info.capabilities:
+            raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}; see `genai kb list`")
+        return KnowledgeBase(
+            provider=provider, name=name, embedding_model=self.model(self.config.knowledge.default_embedding_model)
+        )
+
+    def _configured_knowledge_base(self, name: str, table: Any) -> KnowledgeBase:
+        where = f"[knowledge_bases.{name}]"
+        provider = table.get("provider", self.config.knowledge.default_provider)
+        model = table.get("embedding_model")
+        for key, value in (("provider", provider), ("embedding_model", model), ("collection", table.get("collection"))):
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{where} {key} must be a string")
+        info = self.provider(provider)
+        if model is None:
+            known = self._hook.genai_resolve_knowledge_base(provider=provider, name=table.get("collection") or name)
+            if known is not None:
+                return attrs.evolve(cast(KnowledgeBase, known), name=name)
+            if Capability.INGEST in info.capabilities:  # the host embeds for stores that ingest chunks
+                model = self.config.knowledge.default_embedding_model
+        return KnowledgeBase(
+            provider=provider,
+            name=name,
+            collection=table.get("collection") or name,
+            embedding_model=self.model(model) if model else None,
+            description=table.get("description"),
+        )
 
     def agent(self, ref: Agent | str, alias_id: str | None = None) -> Agent:
         """The agent for ``provider:agent_id``, whose provider must offer agents."""

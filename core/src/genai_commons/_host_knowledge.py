@@ -1,33 +1,52 @@
-"""Knowledge-base and agent calls of the host."""
+"""Knowledge-base calls of the host: retrieval, ingestion, management, retrieve-and-generate.
+
+The host embeds for stores that keep vectors (a knowledge base with an ``embedding_model``): a
+text query gets its vector before ``genai_retrieve``, chunks without vectors get theirs before
+``genai_ingest`` (in batches, see :mod:`genai_commons.knowledge.embedding`). Those embedding
+calls are recorded as ``embed`` usage of the embedding model.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from ._host_base import HostBase
+from ._host_base import HostBase, ModelRef
 from .model.enums import Capability
 
 if TYPE_CHECKING:
+    from .host import Host
     from .model import (
-        Agent,
-        AgentEvent,
-        AgentRequest,
-        AgentResponse,
         ChunkCollection,
         IngestMode,
         IngestResult,
         KnowledgeBase,
+        KnowledgeBaseChunk,
+        Request,
+        Response,
         RetrievalQuery,
         RetrievalResult,
     )
+    from .model.retrieval import Filter
+
+_QUERY = None  # EmbeddingsOptions for queries, built on first use
+
+
+def _query_options() -> Any:
+    global _QUERY  # noqa: PLW0603 - a constant built lazily, so the model loads on first use
+    if _QUERY is None:
+        from .model.embeddings import EmbeddingsOptions  # noqa: PLC0415
+        from .model.enums import EmbeddingPurpose  # noqa: PLC0415
+
+        _QUERY = EmbeddingsOptions(purpose=EmbeddingPurpose.QUERY)
+    return _QUERY
 
 
 class KnowledgeCalls(HostBase):
-    """``retrieve``, ``ingest``, agents, and their async twins."""
+    """``retrieve``, ``ingest``, chunk management, ``retrieve_and_generate``, and async twins."""
 
     def _kb_usage(
         self, kb: KnowledgeBase, operation: str, result: RetrievalResult | IngestResult, started: float
@@ -40,16 +59,6 @@ class KnowledgeCalls(HostBase):
             input_tokens=tokens, output_tokens=0, total_tokens=tokens, duration_ms=duration_ms,
         )  # fmt: skip
 
-    def _agent_finished(
-        self, target: Agent, request: AgentRequest, events: Iterator[AgentEvent], started: float
-    ) -> AgentResponse:
-        response = _assemble_agent(events, request, started)
-        self._record(
-            target.provider, target.display_name, target.agent_id, "agent",
-            input_tokens=None, output_tokens=None, total_tokens=None, duration_ms=response.duration_ms or 0.0,
-        )  # fmt: skip
-        return response
-
     @staticmethod
     def _query(query: RetrievalQuery | str, k: int | None) -> RetrievalQuery:
         from .model.retrieval import RetrievalQuery  # noqa: PLC0415
@@ -58,13 +67,26 @@ class KnowledgeCalls(HostBase):
             return RetrievalQuery(text=query) if k is None else RetrievalQuery(text=query, k=k)
         return query if k is None else attrs.evolve(query, k=k)
 
+    def _as_host(self) -> Host:
+        return cast("Host", self)
+
+    def _kb(self, knowledge_base: KnowledgeBase | str, capability: Capability) -> KnowledgeBase:
+        kb = self.knowledge_base(knowledge_base)
+        self._route(kb.provider, capability)
+        return kb
+
+    # -- retrieval ------------------------------------------------------------------------------
+
     def retrieve(
         self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
     ) -> RetrievalResult:
         """The chunks nearest to the query, most similar first."""
-        kb = self.knowledge_base(knowledge_base)
-        self._route(kb.provider, Capability.RETRIEVE)
+        kb = self._kb(knowledge_base, Capability.RETRIEVE)
         q = self._query(query, k)
+        if q.vector is None and kb.embedding_model is not None and q.text is not None:
+            q = attrs.evolve(
+                q, vector=self._as_host().embed(kb.embedding_model, q.text, _query_options()).first_vector()
+            )
         started = time.perf_counter()
         result: RetrievalResult = self._call(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve(knowledge_base=kb, query=q)
@@ -76,9 +98,11 @@ class KnowledgeCalls(HostBase):
         self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
     ) -> RetrievalResult:
         """:meth:`retrieve`, async."""
-        kb = self.knowledge_base(knowledge_base)
-        self._route(kb.provider, Capability.RETRIEVE)
+        kb = self._kb(knowledge_base, Capability.RETRIEVE)
         q = self._query(query, k)
+        if q.vector is None and kb.embedding_model is not None and q.text is not None:
+            embedded = await self._as_host().aembed(kb.embedding_model, q.text, _query_options())
+            q = attrs.evolve(q, vector=embedded.first_vector())
         started = time.perf_counter()
         result: RetrievalResult = await self._call_async(
             kb.provider, Capability.RETRIEVE, lambda: self._hook.genai_retrieve_async(knowledge_base=kb, query=q)
@@ -86,15 +110,23 @@ class KnowledgeCalls(HostBase):
         self._kb_usage(kb, "retrieve", result, started)
         return result
 
+    # -- ingestion ------------------------------------------------------------------------------
+
     def ingest(
         self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = "insert"
     ) -> IngestResult:
-        """Store knowledge-base chunks: insert, replace by source object, or repopulate."""
-        kb = self.knowledge_base(knowledge_base)
-        self._route(kb.provider, Capability.INGEST)
+        """Store knowledge-base chunks: insert, replace by source object, or repopulate.
+
+        Chunks without a vector are embedded first with the knowledge base's embedding model.
+        """
         from .model.retrieval import IngestMode  # noqa: PLC0415
 
+        kb = self._kb(knowledge_base, Capability.INGEST)
         ingest_mode = IngestMode(mode)
+        if kb.embedding_model is not None:
+            from .knowledge.embedding import embed_missing  # noqa: PLC0415
+
+            chunks = embed_missing(self._as_host(), kb.embedding_model, chunks)
         started = time.perf_counter()
         result: IngestResult = self._call(
             kb.provider,
@@ -108,11 +140,14 @@ class KnowledgeCalls(HostBase):
         self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = "insert"
     ) -> IngestResult:
         """:meth:`ingest`, async."""
-        kb = self.knowledge_base(knowledge_base)
-        self._route(kb.provider, Capability.INGEST)
         from .model.retrieval import IngestMode  # noqa: PLC0415
 
+        kb = self._kb(knowledge_base, Capability.INGEST)
         ingest_mode = IngestMode(mode)
+        if kb.embedding_model is not None:
+            from .knowledge.embedding import aembed_missing  # noqa: PLC0415
+
+            chunks = await aembed_missing(self._as_host(), kb.embedding_model, chunks)
         started = time.perf_counter()
         result: IngestResult = await self._call_async(
             kb.provider,
@@ -122,64 +157,222 @@ class KnowledgeCalls(HostBase):
         self._kb_usage(kb, "ingest", result, started)
         return result
 
-    def stream_agent(self, agent: Agent | str, request: AgentRequest | str) -> Iterator[AgentEvent]:
-        """One turn with a hosted agent, as its events arrive."""
-        target = self.agent(agent)
-        req = _agent_request(request)
-        events = self._call(
-            target.provider, Capability.AGENT, lambda: self._hook.genai_invoke_agent(agent=target, request=req)
+    # -- management (offered by providers that ingest) --------------------------------------------
+
+    def stored_chunk_ids(
+        self, knowledge_base: KnowledgeBase | str, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        """The ids of the chunks stored for each source object; sources with none are left out."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        ids = list(source_ids)
+        return cast(
+            "Mapping[str, frozenset[str]]",
+            self._call(
+                kb.provider,
+                Capability.INGEST,
+                lambda: self._hook.genai_kb_stored_ids(knowledge_base=kb, source_ids=ids),
+            ),
         )
-        return iter(events)
 
-    def invoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:
-        """One turn with a hosted agent, assembled: text, references and traces."""
-        target = self.agent(agent)
-        req = _agent_request(request)
+    async def astored_chunk_ids(
+        self, knowledge_base: KnowledgeBase | str, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        """:meth:`stored_chunk_ids`, async."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        ids = list(source_ids)
+        return cast(
+            "Mapping[str, frozenset[str]]",
+            await self._call_async(
+                kb.provider,
+                Capability.INGEST,
+                lambda: self._hook.genai_kb_stored_ids_async(knowledge_base=kb, source_ids=ids),
+            ),
+        )
+
+    def delete_chunks(self, knowledge_base: KnowledgeBase | str, source_ids: Sequence[str] | None = None) -> int:
+        """Delete the chunks of these source objects, or every chunk when ``source_ids`` is None."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        ids = None if source_ids is None else _source_list(source_ids)
+        return cast(
+            int,
+            self._call(
+                kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_delete(knowledge_base=kb, source_ids=ids)
+            ),
+        )
+
+    async def adelete_chunks(self, knowledge_base: KnowledgeBase | str, source_ids: Sequence[str] | None = None) -> int:
+        """:meth:`delete_chunks`, async."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        ids = None if source_ids is None else _source_list(source_ids)
+        return cast(
+            int,
+            await self._call_async(
+                kb.provider,
+                Capability.INGEST,
+                lambda: self._hook.genai_kb_delete_async(knowledge_base=kb, source_ids=ids),
+            ),
+        )
+
+    def drop_collection(self, knowledge_base: KnowledgeBase | str) -> bool:
+        """Delete the knowledge base's collection; whether it existed."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        return cast(
+            bool, self._call(kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_drop(knowledge_base=kb))
+        )
+
+    async def adrop_collection(self, knowledge_base: KnowledgeBase | str) -> bool:
+        """:meth:`drop_collection`, async."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        return cast(
+            bool,
+            await self._call_async(
+                kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_drop_async(knowledge_base=kb)
+            ),
+        )
+
+    def list_chunks(
+        self, knowledge_base: KnowledgeBase | str, filter: Filter | None = None, *, offset: int = 0, limit: int = 100
+    ) -> list[KnowledgeBaseChunk]:
+        """One page of stored chunks (no vectors), ordered by source object, then chunk id."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        _check_page(offset, limit)
+        page = self._call(
+            kb.provider,
+            Capability.INGEST,
+            lambda: self._hook.genai_kb_list_chunks(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
+        )
+        return list(page)
+
+    async def alist_chunks(
+        self, knowledge_base: KnowledgeBase | str, filter: Filter | None = None, *, offset: int = 0, limit: int = 100
+    ) -> list[KnowledgeBaseChunk]:
+        """:meth:`list_chunks`, async."""
+        kb = self._kb(knowledge_base, Capability.INGEST)
+        _check_page(offset, limit)
+        page = await self._call_async(
+            kb.provider,
+            Capability.INGEST,
+            lambda: self._hook.genai_kb_list_chunks_async(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
+        )
+        return list(page)
+
+    # -- retrieve and generate --------------------------------------------------------------------
+
+    def _rag_inputs(
+        self,
+        knowledge_base: KnowledgeBase | str,
+        question: str | Request,
+        model: ModelRef | None,
+        query: dict[str, Any],
+    ) -> tuple[KnowledgeBase, Request, RetrievalQuery, Any]:
+        from .knowledge.rag import as_request, question_of  # noqa: PLC0415
+        from .model.retrieval import RetrievalQuery  # noqa: PLC0415
+
+        kb = self._kb(knowledge_base, Capability.RETRIEVE)
+        request = as_request(question)
+        q = RetrievalQuery(text=question_of(request), **{k: v for k, v in query.items() if v is not None})
+        return kb, request, q, self.model(model) if model is not None else None
+
+    def _rag_native(self, kb: KnowledgeBase, model: Any, response: Response, started: float) -> Response:
+        response = self._timed(response, started)
+        self._record(
+            kb.provider, kb.name, model.model_id if model is not None else kb.collection, "retrieve_and_generate",
+            input_tokens=response.input_tokens, output_tokens=response.output_tokens,
+            total_tokens=response.total_tokens, duration_ms=response.duration_ms or 0.0,
+        )  # fmt: skip
+        return response
+
+    @staticmethod
+    def _rag_model(kb: KnowledgeBase, model: Any) -> Any:
+        if model is None:
+            from .errors import ValidationError  # noqa: PLC0415
+
+            raise ValidationError(
+                f"knowledge base {kb.ref} cannot answer by itself: give a chat model, e.g. model='openai:gpt-4o-mini'"
+            )
+        return model
+
+    def retrieve_and_generate(
+        self,
+        knowledge_base: KnowledgeBase | str,
+        question: str | Request,
+        *,
+        model: ModelRef | None = None,
+        k: int | None = None,
+        min_similarity: float | None = None,
+        filter: Filter | None = None,
+    ) -> Response:
+        """Answer ``question`` from the knowledge base: retrieve, then generate with references.
+
+        A provider with a native operation (Bedrock's RetrieveAndGenerate) answers in one call;
+        otherwise the host retrieves the ``k`` nearest chunks, puts them as numbered sources in
+        the system prompt and calls ``model``; citations come from the ``[n]`` markers it writes.
+        """
+        from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
+        from .retry import call_with_retry  # noqa: PLC0415
+
+        kb, request, q, deployed = self._rag_inputs(
+            knowledge_base, question, model, {"k": k, "min_similarity": min_similarity, "filter": filter}
+        )
         started = time.perf_counter()
-        return self._agent_finished(target, req, self.stream_agent(target, req), started)
+        native = call_with_retry(
+            self.config.retry,
+            "retrieve_and_generate",
+            lambda: self._hook.genai_retrieve_and_generate(knowledge_base=kb, model=deployed, request=request, query=q),
+        )
+        if native is not None:
+            return self._rag_native(kb, deployed, native, started)
+        chat_model = self._rag_model(kb, deployed)
+        chunks = self.retrieve(kb, q).chunks
+        return with_references(self._as_host().chat(chat_model, grounded_request(request, chunks)), chunks)
 
-    async def astream_agent(self, agent: Agent | str, request: AgentRequest | str) -> AsyncIterator[AgentEvent]:
-        """:meth:`stream_agent`, as an async iterator."""
-        target = self.agent(agent)
-        req = _agent_request(request)
-        events = self._hook.genai_invoke_agent_async(agent=target, request=req)
-        if events is None:
-            raise self._no_answer(target.provider, Capability.AGENT)
-        async for event in events:
-            yield event
+    async def aretrieve_and_generate(
+        self,
+        knowledge_base: KnowledgeBase | str,
+        question: str | Request,
+        *,
+        model: ModelRef | None = None,
+        k: int | None = None,
+        min_similarity: float | None = None,
+        filter: Filter | None = None,
+    ) -> Response:
+        """:meth:`retrieve_and_generate`, async."""
+        from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
+        from .retry import call_with_retry_async  # noqa: PLC0415
 
-    async def ainvoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:
-        """:meth:`invoke_agent`, async."""
-        target = self.agent(agent)
-        req = _agent_request(request)
+        kb, request, q, deployed = self._rag_inputs(
+            knowledge_base, question, model, {"k": k, "min_similarity": min_similarity, "filter": filter}
+        )
         started = time.perf_counter()
-        events = [event async for event in self.astream_agent(target, req)]
-        return self._agent_finished(target, req, iter(events), started)
+
+        async def attempt() -> Response | None:
+            awaitable = self._hook.genai_retrieve_and_generate_async(
+                knowledge_base=kb, model=deployed, request=request, query=q
+            )
+            return None if awaitable is None else await awaitable
+
+        native = await call_with_retry_async(self.config.retry, "retrieve_and_generate", attempt)
+        if native is not None:
+            return self._rag_native(kb, deployed, native, started)
+        chat_model = self._rag_model(kb, deployed)
+        chunks = (await self.aretrieve(kb, q)).chunks
+        response = await self._as_host().achat(chat_model, grounded_request(request, chunks))
+        return with_references(response, chunks)
 
 
-def _agent_request(request: AgentRequest | str) -> AgentRequest:
-    from .model.agents import AgentRequest  # noqa: PLC0415
+def _source_list(source_ids: Sequence[str]) -> list[str]:
+    from .errors import ValidationError  # noqa: PLC0415
 
-    return AgentRequest(input_text=request) if isinstance(request, str) else request
+    if isinstance(source_ids, str):
+        raise ValidationError("source_ids takes a list of source object ids, not a single string")
+    ids = list(source_ids)
+    if not ids:
+        raise ValidationError("give at least one source object id, or None to delete every chunk")
+    return ids
 
 
-def _assemble_agent(events: Iterator[AgentEvent], request: AgentRequest, started: float) -> AgentResponse:
-    from .model.agents import AgentResponse, AgentTextChunk, AgentTrace  # noqa: PLC0415
-    from .model.chat import Reference  # noqa: PLC0415
+def _check_page(offset: int, limit: int) -> None:
+    from .errors import ValidationError  # noqa: PLC0415
 
-    text: list[str] = []
-    references: list[Reference] = []
-    traces: list[AgentTrace] = []
-    for event in events:
-        if isinstance(event, AgentTextChunk):
-            text.append(event.text)
-            references.extend(event.references)
-        elif isinstance(event, AgentTrace):
-            traces.append(event)
-    return AgentResponse(
-        text="".join(text),
-        session_id=request.session_id,
-        references=references,
-        traces=traces,
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
+    if offset < 0 or not 1 <= limit <= 10_000:
+        raise ValidationError(f"a page needs offset >= 0 and limit between 1 and 10000, got {offset} and {limit}")

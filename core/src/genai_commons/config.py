@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from .errors import ConfigurationError, MissingCredentialsError
@@ -172,11 +173,32 @@ class ToolSettings:
 
 
 @frozen(kw_only=True)
+class KnowledgeSettings:
+    """Knowledge bases: where an unconfigured name lives, and how ingestion embeds."""
+
+    #: The provider of a knowledge base named without ``PROVIDER:`` and not configured.
+    default_provider: str = "local"
+    #: The embedding model of a new knowledge base that names none (``GENAI_EMBEDDING_MODEL``).
+    default_embedding_model: str = "local:all-MiniLM-L6-v2"
+    #: Texts per embedding call when the model declares no limit of its own.
+    embed_batch_size: int = 64
+    #: Embedding calls in flight at once during ingestion.
+    embed_concurrency: int = 4
+
+    def __attrs_post_init__(self) -> None:
+        if self.embed_batch_size < 1 or self.embed_concurrency < 1:
+            raise ConfigurationError("[knowledge] embed_batch_size and embed_concurrency must be at least 1")
+        if ":" not in self.default_embedding_model:
+            raise ConfigurationError("[knowledge] default_embedding_model must be PROVIDER:MODEL")
+
+
+@frozen(kw_only=True)
 class _FileSchema:
     plugins: PluginSettings = field(factory=PluginSettings)
     retry: RetryPolicy = field(factory=RetryPolicy)
     usage: UsageSettings = field(factory=UsageSettings)
     tools: ToolSettings = field(factory=ToolSettings)
+    knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
     providers: dict[str, dict[str, Any]] = field(factory=dict)
     knowledge_bases: dict[str, dict[str, Any]] = field(factory=dict)
 
@@ -192,8 +214,10 @@ class Config:
     retry: RetryPolicy = field(factory=RetryPolicy)
     usage: UsageSettings = field(factory=UsageSettings)
     tools: ToolSettings = field(factory=ToolSettings)
+    knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
     providers: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
-    #: ``[knowledge_bases.NAME]`` tables, for plugins that offer named knowledge bases.
+    #: ``[knowledge_bases.NAME]`` tables: ``provider``, ``collection``, ``embedding_model``,
+    #: ``description``, and keys of the provider's own.
     knowledge_bases: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
     environ: Mapping[str, str] = field(factory=lambda: dict(os.environ), repr=False, eq=False)
 
@@ -222,6 +246,7 @@ class Config:
             retry=schema.retry,
             usage=_usage_from_env(schema.usage, environ),
             tools=schema.tools,
+            knowledge=_knowledge_from_env(schema.knowledge, environ),
             providers=schema.providers,
             knowledge_bases=schema.knowledge_bases,
             environ=environ,
@@ -302,3 +327,12 @@ def _usage_from_env(settings: UsageSettings, environ: Mapping[str, str]) -> Usag
     if days is not None and days < 0:
         raise ConfigurationError("usage cleanup_after_days must be 0 (keep everything) or more")
     return UsageSettings(store=store, cleanup_after_days=days, database=settings.database)
+
+
+def _knowledge_from_env(settings: KnowledgeSettings, environ: Mapping[str, str]) -> KnowledgeSettings:
+    model = environ.get("GENAI_EMBEDDING_MODEL")
+    if not model:
+        return settings
+    if ":" not in model:
+        raise ConfigurationError(f"GENAI_EMBEDDING_MODEL={model!r} must be PROVIDER:MODEL")
+    return attrs.evolve(settings, default_embedding_model=model)

@@ -17,7 +17,7 @@ you; write hooks by hand only for cross-cutting plugins. Specs may gain paramete
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         IngestMode,
         IngestResult,
         KnowledgeBase,
+        KnowledgeBaseChunk,
         ProviderInfo,
         Request,
         Response,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         RetrievalResult,
         Usage,
     )
+    from .model.retrieval import Filter
 
 PROJECT = "genai_commons"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -255,6 +257,133 @@ def genai_ingest_async(
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
     :param chunks: the chunks, with vectors when the host embedded them.
     :param mode: insert, replace by source object, or repopulate the collection.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_retrieve_and_generate(
+    knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+) -> Response | None:
+    """**capability** — answer the request's last user message from the knowledge base in one
+    service call (Bedrock's RetrieveAndGenerate), with references and citations. Optional: when
+    no plugin answers, the host retrieves, builds the prompt and calls ``model`` itself. Stops at
+    the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param model: the chat model that generates the answer, when the caller chose one.
+    :param request: the conversation; its last user message is the question.
+    :param query: the retrieval part: the question's text, k and metadata filters.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_retrieve_and_generate_async(
+    knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+) -> Awaitable[Response] | None:
+    """**capability** — :func:`genai_retrieve_and_generate`, returning an awaitable. Stops at the
+    first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param model: the chat model that generates the answer, when the caller chose one.
+    :param request: the conversation; its last user message is the question.
+    :param query: the retrieval part: the question's text, k and metadata filters.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: knowledge-base management (offered with ingest)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_kb_stored_ids(
+    knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+) -> Mapping[str, frozenset[str]] | None:
+    """**capability** — the ids of the chunks stored for each of the source objects, so that
+    ingestion skips unchanged chunks and resumes where it stopped. Sources with no chunk are left
+    out. Stops at the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param source_ids: the source objects (the seed's MxObjectID) to look up.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_stored_ids_async(
+    knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+) -> Awaitable[Mapping[str, frozenset[str]]] | None:
+    """**capability** — :func:`genai_kb_stored_ids`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param source_ids: the source objects (the seed's MxObjectID) to look up.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_delete(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
+    """**capability** — delete the chunks of the given source objects, or every chunk of the
+    collection when ``source_ids`` is None; returns how many were deleted. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param source_ids: the source objects whose chunks go, or None for all.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_delete_async(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> Awaitable[int] | None:
+    """**capability** — :func:`genai_kb_delete`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param source_ids: the source objects whose chunks go, or None for all.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_drop(knowledge_base: KnowledgeBase) -> bool | None:
+    """**capability** — delete the knowledge base's collection itself; returns whether it
+    existed. Stops at the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_drop_async(knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
+    """**capability** — :func:`genai_kb_drop`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_list_chunks(
+    knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+) -> Sequence[KnowledgeBaseChunk] | None:
+    """**capability** — one page of the stored chunks, without vectors, in a stable order (by
+    source object, then chunk id). Stops at the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param filter: a portable metadata filter, or None for every chunk.
+    :param offset: how many chunks to skip.
+    :param limit: the most chunks to return.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_list_chunks_async(
+    knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+) -> Awaitable[Sequence[KnowledgeBaseChunk]] | None:
+    """**capability** — :func:`genai_kb_list_chunks`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param filter: a portable metadata filter, or None for every chunk.
+    :param offset: how many chunks to skip.
+    :param limit: the most chunks to return.
     """
 
 

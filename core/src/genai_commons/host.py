@@ -3,12 +3,13 @@
 A :class:`Host` holds all state — its plugin manager, configuration and plugin instances — so two
 hosts in one process share nothing. Every capability has a sync and an async method. The class is
 assembled from one module per concern: ``_host_base`` (plugins, discovery, routing, retries, usage
-events), ``_host_chat``, ``_host_media`` (embeddings, images) and ``_host_knowledge`` (knowledge
-bases, agents).
+events), ``_host_chat``, ``_host_media`` (embeddings, images), ``_host_knowledge`` (knowledge
+bases) and ``_host_agents``.
 """
 
 from __future__ import annotations
 
+from ._host_agents import AgentCalls
 from ._host_base import HostBase, ModelRef
 from ._host_chat import ChatCalls
 from ._host_knowledge import KnowledgeCalls
@@ -17,7 +18,7 @@ from ._host_media import MediaCalls
 __all__ = ["Host", "ModelRef"]
 
 
-class Host(ChatCalls, MediaCalls, KnowledgeCalls, HostBase):
+class Host(ChatCalls, MediaCalls, KnowledgeCalls, AgentCalls, HostBase):
     """Loads plugins and routes every call to the provider that owns its target.
 
     :param config: the configuration; by default loaded from ``GENAI_HOME`` and the environment.

@@ -2,7 +2,10 @@
 
 Subclass :class:`Provider`, set ``name``, and override the methods of the capabilities you offer
 (``chat``, ``chat_stream``, ``embed``, ``generate_image``, ``retrieve``, ``ingest``,
-``invoke_agent``, and their ``_async`` variants when you have a native async client). The base
+``invoke_agent``, and their ``_async`` variants when you have a native async client). A provider
+that ingests also manages its collections (``stored_chunk_ids``, ``delete_chunks``,
+``drop_collection``, ``list_chunks``); one with a native retrieve-and-generate operation overrides
+``retrieve_and_generate``. The base
 class implements every hook: it answers only for its own provider name, declares the capabilities
 you overrode, and runs sync methods in a worker thread for the async API when you did not write an
 async one. Register the class (not an instance) as an entry point in the group ``genai_commons``;
@@ -11,7 +14,7 @@ each :class:`Host` makes its own instance, so hosts share nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .errors import UnsupportedCapabilityError
@@ -34,11 +37,13 @@ if TYPE_CHECKING:
         IngestMode,
         IngestResult,
         KnowledgeBase,
+        KnowledgeBaseChunk,
         Request,
         Response,
         RetrievalQuery,
         RetrievalResult,
     )
+    from .model.retrieval import Filter
 
 T = TypeVar("T")
 
@@ -168,6 +173,70 @@ class Provider:
     ) -> IngestResult:
         return await _to_thread(self.ingest, knowledge_base, chunks, mode)
 
+    def retrieve_and_generate(
+        self, knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+    ) -> Response | None:
+        """A native retrieve-and-generate; None (the default) lets the host do it with ``model``."""
+        if type(self).retrieve_and_generate_async is not Provider.retrieve_and_generate_async:
+            return _run_sync(self.retrieve_and_generate_async(knowledge_base, model, request, query))
+        return None
+
+    async def retrieve_and_generate_async(
+        self, knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+    ) -> Response | None:
+        return await _to_thread(self.retrieve_and_generate, knowledge_base, model, request, query)
+
+    def _has_native_rag(self) -> bool:
+        cls = type(self)
+        return (
+            cls.retrieve_and_generate is not Provider.retrieve_and_generate
+            or cls.retrieve_and_generate_async is not Provider.retrieve_and_generate_async
+        )
+
+    def stored_chunk_ids(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        """The ids of the chunks stored for each source object (sources without chunks left out)."""
+        if type(self).stored_chunk_ids_async is not Provider.stored_chunk_ids_async:
+            return _run_sync(self.stored_chunk_ids_async(knowledge_base, source_ids))
+        raise self._absent(Capability.INGEST)
+
+    async def stored_chunk_ids_async(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        return await _to_thread(self.stored_chunk_ids, knowledge_base, source_ids)
+
+    def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
+        """Delete the chunks of these source objects (all chunks when None); how many went."""
+        if type(self).delete_chunks_async is not Provider.delete_chunks_async:
+            return _run_sync(self.delete_chunks_async(knowledge_base, source_ids))
+        raise self._absent(Capability.INGEST)
+
+    async def delete_chunks_async(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
+        return await _to_thread(self.delete_chunks, knowledge_base, source_ids)
+
+    def drop_collection(self, knowledge_base: KnowledgeBase) -> bool:
+        """Delete the collection itself; whether it existed."""
+        if type(self).drop_collection_async is not Provider.drop_collection_async:
+            return _run_sync(self.drop_collection_async(knowledge_base))
+        raise self._absent(Capability.INGEST)
+
+    async def drop_collection_async(self, knowledge_base: KnowledgeBase) -> bool:
+        return await _to_thread(self.drop_collection, knowledge_base)
+
+    def list_chunks(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk]:
+        """One page of stored chunks without vectors, ordered by source object, then chunk id."""
+        if type(self).list_chunks_async is not Provider.list_chunks_async:
+            return _run_sync(self.list_chunks_async(knowledge_base, filter, offset, limit))
+        raise self._absent(Capability.INGEST)
+
+    async def list_chunks_async(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk]:
+        return await _to_thread(self.list_chunks, knowledge_base, filter, offset, limit)
+
     def invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent]:
         if type(self).invoke_agent_async is not Provider.invoke_agent_async:
             return _iterate_on_private_loop(self.invoke_agent_async(agent, request))
@@ -263,6 +332,70 @@ class Provider:
         self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode
     ) -> Awaitable[IngestResult] | None:
         return self.ingest_async(knowledge_base, chunks, mode) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_retrieve_and_generate(
+        self, knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+    ) -> Response | None:
+        if knowledge_base.provider != self.name:
+            return None
+        return self.retrieve_and_generate(knowledge_base, model, request, query)
+
+    @hookimpl
+    def genai_retrieve_and_generate_async(
+        self, knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+    ) -> Awaitable[Response | None] | None:
+        if knowledge_base.provider != self.name or not self._has_native_rag():
+            return None
+        return self.retrieve_and_generate_async(knowledge_base, model, request, query)
+
+    @hookimpl
+    def genai_kb_stored_ids(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]] | None:
+        return self.stored_chunk_ids(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_kb_stored_ids_async(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Awaitable[Mapping[str, frozenset[str]]] | None:
+        if knowledge_base.provider != self.name:
+            return None
+        return self.stored_chunk_ids_async(knowledge_base, source_ids)
+
+    @hookimpl
+    def genai_kb_delete(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
+        return self.delete_chunks(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_kb_delete_async(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None
+    ) -> Awaitable[int] | None:
+        return self.delete_chunks_async(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_kb_drop(self, knowledge_base: KnowledgeBase) -> bool | None:
+        return self.drop_collection(knowledge_base) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_kb_drop_async(self, knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
+        return self.drop_collection_async(knowledge_base) if knowledge_base.provider == self.name else None
+
+    @hookimpl
+    def genai_kb_list_chunks(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk] | None:
+        if knowledge_base.provider != self.name:
+            return None
+        return self.list_chunks(knowledge_base, filter, offset, limit)
+
+    @hookimpl
+    def genai_kb_list_chunks_async(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Awaitable[Sequence[KnowledgeBaseChunk]] | None:
+        if knowledge_base.provider != self.name:
+            return None
+        return self.list_chunks_async(knowledge_base, filter, offset, limit)
 
     @hookimpl
     def genai_invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent] | None:

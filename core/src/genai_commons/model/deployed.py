@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from attrs import field, frozen
 
 from ..errors import ValidationError
-from ._validators import modality, non_empty, to_enum
+from ._validators import in_range, modality, non_empty, to_enum
 from .enums import Capability, Modality
 
 
@@ -48,6 +48,12 @@ class DeployedModel:
     active: bool = True
     #: Lifecycle status as the provider reports it (``ACTIVE``, ``LEGACY``), when it does.
     lifecycle: str | None = None
+    #: Embedding models: the most texts one call takes, when the provider limits it.
+    max_batch_size: int | None = field(default=None, validator=in_range(1, None))
+    #: The most tokens one input may have (the context window for chat models), when known.
+    max_input_tokens: int | None = field(default=None, validator=in_range(1, None))
+    #: Embedding models: the length of the vectors they return by default, when known.
+    dimensions: int | None = field(default=None, validator=in_range(1, None))
 
     def __attrs_post_init__(self) -> None:
         if not self.display_name:

@@ -138,7 +138,12 @@ def exact_match(metadata: MetadataCollection | Mapping[str, str]) -> Filter:
 
 @frozen(kw_only=True)
 class RetrievalQuery:
-    """A nearest-neighbour query: a text (embedded with the knowledge base's model) or a vector."""
+    """A nearest-neighbour query: a text, a vector, or both.
+
+    The host embeds a text-only query with the knowledge base's embedding model before the
+    provider sees it, so a provider that searches by vector always gets one; a provider that
+    embeds server-side (no embedding model on the knowledge base) gets the text.
+    """
 
     text: str | None = None
     vector: FloatArray | None = field(default=None, converter=to_vector)
@@ -150,8 +155,8 @@ class RetrievalQuery:
     filter: Filter | None = None
 
     def __attrs_post_init__(self) -> None:
-        if (self.text is None) == (self.vector is None):
-            raise ValidationError("a retrieval query needs exactly one of text or vector")
+        if self.text is None and self.vector is None:
+            raise ValidationError("a retrieval query needs a text or a vector")
         if self.text is not None and not self.text.strip():
             raise ValidationError("a retrieval query's text must not be empty")
 

@@ -317,17 +317,39 @@ class ProviderConformance:
     def test_ingest_and_retrieve(
         self, host: Host, knowledge_base: str | None, provider_name: str, recorder: UsageRecorder
     ) -> None:
-        kb = self._need(knowledge_base, "knowledge_base")
+        ref = self._need(knowledge_base, "knowledge_base")
+        kb = host.knowledge_base(ref)
+        embeds = kb.embedding_model is not None  # the host embeds chunks and queries first
         chunks = ChunkCollection()
         for i, text in enumerate(_TEXTS):
-            chunks = chunks.add_knowledge_base_chunk(text, f"conformance-{i}", metadata={"n": str(i)})
+            chunks = chunks.add_knowledge_base_chunk(
+                text, f"conformance-{i}", source_id=f"conformance-{i}", metadata={"n": str(i)}
+            )
         assert isinstance(host.ingest(kb, chunks, "repopulate"), IngestResult)
-        self._one_usage(recorder, provider_name, "ingest")
+        ingested = [u for u in recorder.records if u.operation == "ingest"]
+        assert [u.provider for u in ingested] == [provider_name], f"expected one ingest event, got {recorder.operations}"
+        assert all(u.operation == "embed" for u in recorder.records if u not in ingested) and (
+            embeds or len(recorder.records) == 1
+        )
+        recorder.clear()
         result = host.retrieve(kb, _TEXTS[0], k=1)
         assert isinstance(result, RetrievalResult) and len(result) <= 1
         similarities = [c.similarity for c in result]
         assert all(s is None or -1.0001 <= s <= 1.0001 for s in similarities)
-        assert recorder.operations == ["ingest", "retrieve"]
+        assert recorder.operations == (["embed", "retrieve"] if embeds else ["retrieve"])
+        self._check_management(host, kb)
+
+    def _check_management(self, host: Host, kb: KnowledgeBase) -> None:
+        if Capability.INGEST not in host.provider(kb.provider).capabilities:
+            return
+        stored = host.stored_chunk_ids(kb, ["conformance-0", "conformance-1", "absent"])
+        assert set(stored) == {"conformance-0", "conformance-1"} and all(len(ids) == 1 for ids in stored.values())
+        listed = host.list_chunks(kb, limit=10)
+        assert sorted(c.human_readable_id for c in listed) == ["conformance-0", "conformance-1"]
+        assert all(c.vector is None for c in listed), "list_chunks returns chunks without vectors"
+        assert host.delete_chunks(kb, ["conformance-0"]) == 1
+        assert [c.source_id for c in host.list_chunks(kb)] == ["conformance-1"]
+        assert host.drop_collection(kb) is True
 
     def test_invoke_agent(self, host: Host, agent: str | None, provider_name: str, recorder: UsageRecorder) -> None:
         ref = self._need(agent, "agent")
