@@ -1,0 +1,2 @@
+"""Knowledge bases above the hooks: loading and chunking documents, ingestion that resumes,
+batched embedding, and retrieve-and-generate."""
