@@ -40,6 +40,25 @@ def summary(response: Response) -> str:
 
 
 def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Response:
+    """Stream the answer; when the model calls tools, run them and stream the next round."""
+    from ..toolloop import run_calls, runnable_calls  # noqa: PLC0415
+
+    steps = state.host.config.tools.max_steps
+    for _ in range(steps):
+        response = _stream_once(state, model, request, as_json)
+        if not runnable_calls(request, response):
+            return response
+        request = request.with_messages(*run_calls(request, response))
+    from ..errors import ToolLoopError  # noqa: PLC0415
+
+    raise ToolLoopError(
+        f"the model still called tools after {steps} steps; raise [tools] max_steps if it needs more",
+        steps=steps,
+        response=response,
+    )
+
+
+def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -> Response:
     stream = state.host.stream(model, request)
     printed = False
     try:
@@ -53,7 +72,7 @@ def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Res
         raise
     finally:
         stream.close()
-    if not as_json:
+    if printed and not as_json:
         click.echo()
     if stream.response is None:  # pragma: no cover - the stream sets it when it ends
         raise GenAIError("the stream ended without a response")
@@ -74,6 +93,15 @@ def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Res
     type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
     help="Attach a file (repeatable); images by extension (png, jpg, ...), anything else as a document.",
 )
+@click.option(
+    "-T",
+    "--tool",
+    "tools",
+    multiple=True,
+    metavar="MODULE:FUNCTION",
+    help="Offer a Python function as a tool (repeatable): MODULE:FUNCTION or PATH.py:FUNCTION. The host runs it "
+    "when the model calls it.",
+)
 @click.option("--stream", is_flag=True, help="Print the answer as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
 @pass_state
@@ -86,6 +114,7 @@ def chat_command(
     temperature: float | None,
     max_tokens: int | None,
     files: tuple[Path, ...],
+    tools: tuple[str, ...],
     stream: bool,
     as_json: bool,
 ) -> None:
@@ -95,6 +124,13 @@ def chat_command(
     output; with -v the stop reason and token counts go to standard error.
     """
     request = build_request(read_prompt(prompt), system_prompt, temperature, max_tokens, files)
+    if tools:
+        from ._tools import load_tool  # noqa: PLC0415
+
+        for reference in tools:
+            fn = load_tool(reference)
+            with bad_arguments("'-T' / '--tool'"):
+                request = request.with_function(fn)
     if stream:
         response = _stream(state, model, request, as_json)
     else:
