@@ -6,6 +6,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ._host_base import HostBase
 from .model.enums import Capability
 
@@ -62,9 +64,14 @@ class AgentCalls(HostBase):
 
 
 def _agent_request(request: AgentRequest | str) -> AgentRequest:
+    """The request, with a new session id when it has none (agents need one to continue)."""
+    import uuid  # noqa: PLC0415
+
     from .model.agents import AgentRequest  # noqa: PLC0415
 
-    return AgentRequest(input_text=request) if isinstance(request, str) else request
+    if isinstance(request, str):
+        return AgentRequest(input_text=request, session_id=uuid.uuid4().hex)
+    return request if request.session_id else attrs.evolve(request, session_id=uuid.uuid4().hex)
 
 
 def _assemble_agent(events: Iterator[AgentEvent], request: AgentRequest, started: float) -> AgentResponse:

@@ -327,7 +327,9 @@ class ProviderConformance:
             )
         assert isinstance(host.ingest(kb, chunks, "repopulate"), IngestResult)
         ingested = [u for u in recorder.records if u.operation == "ingest"]
-        assert [u.provider for u in ingested] == [provider_name], f"expected one ingest event, got {recorder.operations}"
+        assert [u.provider for u in ingested] == [provider_name], (
+            f"expected one ingest event, got {recorder.operations}"
+        )
         assert all(u.operation == "embed" for u in recorder.records if u not in ingested) and (
             embeds or len(recorder.records) == 1
         )
