@@ -36,6 +36,7 @@ from .hookspecs import hookimpl
 from .model import __all__ as _model_names
 
 if TYPE_CHECKING:
+    from ._log import get_logger
     from .config import Config, ProviderSettings, RetryPolicy, Secret
     from .host import Host
     from .model import *  # noqa: F403
@@ -55,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "ProviderSettings": "config",
     "RetryPolicy": "config",
     "Secret": "config",
+    "get_logger": "_log",
     **dict.fromkeys(_model_names, "model"),
 }
 
@@ -88,6 +90,7 @@ __all__ = [
     "UnsupportedCapabilityError",
     "ValidationError",
     "errors",
+    "get_logger",
     "hookimpl",
 ]
 __all__ += _model_names  # noqa: PLE0605 - the domain model names, kept in one list
