@@ -1,6 +1,7 @@
 """The ``genai`` command.
 
-Each command group lives in its own module and registers on :data:`main`. A :class:`GenAIError`
+Each command group lives in its own module and registers on :data:`main`; plugins add commands
+through entry points in the group ``genai_commons.cli`` (:mod:`._plugins`). A :class:`GenAIError`
 ends the command with one clear line on stderr and exit status 1 (2 for bad arguments), never a
 traceback. Tests and embedding tools pass their own host with ``main(obj=CliState(host=...))``.
 """
@@ -17,6 +18,21 @@ from ._state import CliState, pass_state
 
 
 class _Group(click.Group):
+    """The ``genai`` group: built-in commands, then those plugins add (see :mod:`._plugins`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ._plugins import plugin_command_names  # noqa: PLC0415
+
+        return sorted({*super().list_commands(ctx), *plugin_command_names()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            from ._plugins import plugin_command  # noqa: PLC0415
+
+            command = plugin_command(cmd_name)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -39,9 +55,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
         ctx.obj = CliState(config_path=config_path)
 
 
-from . import commands, usage  # noqa: E402 - each command module registers its commands
+from . import commands, kb, usage  # noqa: E402 - each command module registers its commands
 
-for _module in (commands, usage):
+for _module in (commands, kb, usage):
     _module.register(main)
 
 __all__ = ["CliState", "main", "pass_state"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import attrs
 
@@ -14,6 +15,7 @@ from ..model import (
     RetrievalQuery,
     RetrievalResult,
 )
+from ..model.retrieval import Filter
 from ._data import DEFAULT_DIMENSIONS, cosine, count_words, hash_vector
 
 
@@ -28,6 +30,51 @@ class MemoryStore:
         """What the collection holds, in insertion order."""
         with self._lock:
             return list(self._collections.get(collection, {}).values())
+
+    def collections(self) -> list[str]:
+        """The names of the collections that exist (created by a first ingestion), sorted."""
+        with self._lock:
+            return sorted(self._collections)
+
+    def stored_ids(self, collection: str, source_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The chunk ids stored for each of the source ids; sources without chunks left out."""
+        wanted = set(source_ids)
+        found: dict[str, set[str]] = {}
+        with self._lock:
+            for chunk_id, chunk in self._collections.get(collection, {}).items():
+                if chunk.source_id in wanted:
+                    found.setdefault(chunk.source_id, set()).add(chunk_id)
+        return {source: frozenset(ids) for source, ids in found.items()}
+
+    def delete(self, collection: str, source_ids: Sequence[str] | None) -> int:
+        """Delete the chunks of these sources (every chunk when None); how many went."""
+        with self._lock:
+            stored = self._collections.get(collection)
+            if stored is None:
+                return 0
+            if source_ids is None:
+                count = len(stored)
+                stored.clear()
+                return count
+            wanted = set(source_ids)
+            doomed = [cid for cid, chunk in stored.items() if chunk.source_id in wanted]
+            for cid in doomed:
+                del stored[cid]
+            return len(doomed)
+
+    def drop(self, collection: str) -> bool:
+        """Remove the collection itself; whether it existed."""
+        with self._lock:
+            return self._collections.pop(collection, None) is not None
+
+    def page(self, collection: str, where: Filter | None, offset: int, limit: int) -> list[KnowledgeBaseChunk]:
+        """Stored chunks without vectors, ordered by source id then chunk id, ``where`` matched."""
+        with self._lock:
+            stored = list(self._collections.get(collection, {}).values())
+        if where is not None:
+            stored = [c for c in stored if where.matches(c.metadata.as_dict())]
+        stored.sort(key=lambda c: (c.source_id or "", c.chunk_id))
+        return [attrs.evolve(c, vector=None, similarity=None) for c in stored[offset : offset + limit]]
 
     def _dimensions(self, stored: dict[str, KnowledgeBaseChunk]) -> int:
         for chunk in stored.values():

@@ -33,6 +33,10 @@ Behaviour:
 * Images are real 1x1 PNG files, ``options.number_of_images`` of them.
 * Retrieval and ingestion use an in-memory store per collection (cosine similarity, ``k``,
   ``min_similarity`` and ``query.combined_filter()`` honoured; insert, replace and repopulate).
+  The store is managed like a real one (``stored_chunk_ids``, ``delete_chunks``,
+  ``drop_collection``, ``list_chunks``; recorded as ``ingest`` calls whose ``options`` is the
+  operation's name), and a collection created by ingestion is listed as a knowledge base
+  ``NAME:COLLECTION`` with the fake embedding model.
 * Agents yield an :class:`AgentTrace` when ``enable_trace``, then :class:`AgentTextChunk` pieces.
 * Every call is recorded in :attr:`FakeProvider.calls` as a :class:`RecordedCall`, before any
   scripted failure is raised; a call the host refuses never reaches it.
@@ -43,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..hookspecs import hookimpl
@@ -75,6 +79,7 @@ from ..model import (
     StopReason,
     Usage,
 )
+from ..model.retrieval import Filter
 from ..provider import _CAPABILITY_METHODS, Provider
 from ._data import DEFAULT_DIMENSIONS, count_words, hash_vector, tiny_png
 from ._memory import MemoryStore
@@ -103,6 +108,12 @@ __all__ = [
 ]
 
 _CHAT_LIKE = frozenset({Capability.CHAT, Capability.CHAT_STREAM, Capability.AGENT})
+#: The collection-management methods, offered with ingest.
+_MANAGEMENT_METHODS = tuple(
+    name
+    for method in ("stored_chunk_ids", "delete_chunks", "drop_collection", "list_chunks")
+    for name in (method, f"{method}_async")
+)
 
 
 def default_models(provider: str = "fake") -> list[DeployedModel]:
@@ -205,7 +216,17 @@ class _FakeBase(Provider):
         return list(self._models)
 
     def knowledge_bases(self) -> Iterable[KnowledgeBase]:
-        return list(self._knowledge_bases)
+        configured = list(self._knowledge_bases)
+        if Capability.INGEST not in self.capabilities():
+            return configured
+        known = {kb.collection for kb in configured}
+        embed = next((m for m in self._models if m.output_modality is Modality.EMBEDDINGS), None)
+        created = [
+            KnowledgeBase(provider=self.name, name=collection, embedding_model=embed)
+            for collection in self.store.collections()
+            if collection not in known
+        ]
+        return configured + created
 
     # -- shared capability logic ------------------------------------------------------------
 
@@ -271,6 +292,27 @@ class _FakeBase(Provider):
         self._take(Capability.INGEST, knowledge_base.ref, chunks, mode, is_async=is_async)
         return self.store.ingest(knowledge_base.collection, chunks, mode)
 
+    def _stored_ids(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str], is_async: bool
+    ) -> Mapping[str, frozenset[str]]:
+        self._take(Capability.INGEST, knowledge_base.ref, tuple(source_ids), "stored_chunk_ids", is_async=is_async)
+        return self.store.stored_ids(knowledge_base.collection, source_ids)
+
+    def _delete(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None, is_async: bool) -> int:
+        payload = None if source_ids is None else tuple(source_ids)
+        self._take(Capability.INGEST, knowledge_base.ref, payload, "delete_chunks", is_async=is_async)
+        return self.store.delete(knowledge_base.collection, source_ids)
+
+    def _drop(self, knowledge_base: KnowledgeBase, is_async: bool) -> bool:
+        self._take(Capability.INGEST, knowledge_base.ref, None, "drop_collection", is_async=is_async)
+        return self.store.drop(knowledge_base.collection)
+
+    def _list(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int, is_async: bool
+    ) -> list[KnowledgeBaseChunk]:
+        self._take(Capability.INGEST, knowledge_base.ref, (filter, offset, limit), "list_chunks", is_async=is_async)
+        return self.store.page(knowledge_base.collection, filter, offset, limit)
+
     def _agent(self, agent: Agent, request: AgentRequest, is_async: bool) -> list[AgentEvent]:
         item = self._take(Capability.AGENT, agent.ref, request, is_async=is_async)
         return agent_events(item, request, agent.ref)
@@ -305,6 +347,22 @@ class FakeProvider(_FakeBase):
 
     def ingest(self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult:
         return self._ingest(knowledge_base, chunks, mode, False)
+
+    def stored_chunk_ids(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        return self._stored_ids(knowledge_base, source_ids, False)
+
+    def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
+        return self._delete(knowledge_base, source_ids, False)
+
+    def drop_collection(self, knowledge_base: KnowledgeBase) -> bool:
+        return self._drop(knowledge_base, False)
+
+    def list_chunks(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk]:
+        return self._list(knowledge_base, filter, offset, limit, False)
 
     def invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent]:
         return iter(self._agent(agent, request, False))
@@ -347,6 +405,26 @@ class FakeAsyncProvider(_FakeBase):
         await asyncio.sleep(0)
         return self._ingest(knowledge_base, chunks, mode, True)
 
+    async def stored_chunk_ids_async(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        await asyncio.sleep(0)
+        return self._stored_ids(knowledge_base, source_ids, True)
+
+    async def delete_chunks_async(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
+        await asyncio.sleep(0)
+        return self._delete(knowledge_base, source_ids, True)
+
+    async def drop_collection_async(self, knowledge_base: KnowledgeBase) -> bool:
+        await asyncio.sleep(0)
+        return self._drop(knowledge_base, True)
+
+    async def list_chunks_async(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk]:
+        await asyncio.sleep(0)
+        return self._list(knowledge_base, filter, offset, limit, True)
+
     def invoke_agent_async(self, agent: Agent, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         return _async_iter(iter(self._agent(agent, request, True)))
 
@@ -367,6 +445,8 @@ def make_fake_provider_class(
     for capability, methods in _CAPABILITY_METHODS.items():
         if capability not in wanted:
             namespace.update({method: getattr(Provider, method) for method in methods})
+    if Capability.INGEST not in wanted:
+        namespace.update({method: getattr(Provider, method) for method in _MANAGEMENT_METHODS})
     cls = type(class_name or f"Fake_{name}_Provider", (base,), namespace)
     return cls
 
@@ -378,6 +458,10 @@ class FakeChatProvider(FakeProvider):
     generate_image = Provider.generate_image
     retrieve = Provider.retrieve
     ingest = Provider.ingest
+    stored_chunk_ids = Provider.stored_chunk_ids
+    delete_chunks = Provider.delete_chunks
+    drop_collection = Provider.drop_collection
+    list_chunks = Provider.list_chunks
     invoke_agent = Provider.invoke_agent
 
 

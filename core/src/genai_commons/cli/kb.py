@@ -1,0 +1,404 @@
+"""``genai kb``: ingest files into a knowledge base, search it, ask it, list and delete.
+
+NAME is a knowledge base: ``PROVIDER:NAME``, a name configured in ``[knowledge_bases.NAME]``, or
+any other name, which is a collection of that name in the default knowledge-base provider
+(``local``) with the default embedding model, created by its first ingestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import GenAIError, UnknownModelError
+from ._common import bad_arguments, model_ref, read_prompt, table, unstructure
+from ._state import CliState, echo_json, pass_state
+
+if TYPE_CHECKING:
+    from ..host import Host
+    from ..knowledge.pipeline import IngestReport
+    from ..model import DeployedModel, KnowledgeBase, KnowledgeBaseChunk
+    from ..model.retrieval import Filter
+
+
+def pairs(_ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` options as a mapping (the last value of a key wins)."""
+    found: dict[str, str] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param=param)
+        found[key.strip()] = item
+    return found
+
+
+def optional_model_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """:func:`model_ref` for an optional option."""
+    return None if value is None else model_ref(ctx, param, value)
+
+
+def metadata_filter(values: dict[str, str]) -> Filter | None:
+    """Exact-match filters (every pair must match), or None."""
+    from ..model.retrieval import exact_match  # noqa: PLC0415
+
+    return exact_match(values) if values else None
+
+
+def _knowledge_base(host: Host, name: str, embedding_model: str | None = None) -> KnowledgeBase:
+    """The knowledge base NAME; ``embedding_model`` applies to a collection that does not exist yet."""
+    import attrs  # noqa: PLC0415
+
+    model = host.model(embedding_model) if embedding_model is not None else None
+    try:
+        kb = host.knowledge_base(name)
+    except UnknownModelError:
+        if model is None:
+            raise
+        return _new_knowledge_base(host, name, model)  # the default embedding model is not installed
+    if model is None:
+        return kb
+    existing = {k.collection: k for k in host.knowledge_bases(kb.provider)}.get(kb.collection)
+    current = existing.embedding_model if existing is not None else None
+    if current is not None and current.ref != model.ref:
+        raise GenAIError(
+            f"knowledge base {kb.ref} is embedded with {current.ref}; leave out --embedding-model, or delete it "
+            f"first (`genai kb delete {name}`) to embed it with {model.ref}"
+        )
+    return attrs.evolve(kb, embedding_model=model)
+
+
+def _new_knowledge_base(host: Host, name: str, model: DeployedModel) -> KnowledgeBase:
+    """A knowledge base NAME not stored yet, embedded with ``model`` (named as the host names them)."""
+    from ..model import KnowledgeBase  # noqa: PLC0415
+
+    default = host.config.knowledge.default_provider
+    table = host.config.knowledge_bases.get(name) if ":" not in name else None
+    description = None
+    if table is not None:
+        provider, kb_name = str(table.get("provider", default)), name
+        collection, description = str(table.get("collection") or name), table.get("description")
+    elif ":" in name:
+        provider, _, kb_name = name.partition(":")
+        collection = kb_name
+    else:
+        provider, kb_name, collection = default, name, name
+    host.provider(provider)  # an unknown provider is an error that says what to install
+    return KnowledgeBase(
+        provider=provider, name=kb_name, collection=collection, embedding_model=model, description=description
+    )
+
+
+@click.group("kb")
+def kb_group() -> None:
+    """Knowledge bases: ingest files, search, ask, list, delete."""
+
+
+# -- ingest -------------------------------------------------------------------------------------
+
+
+def _print_report(kb: KnowledgeBase, report: IngestReport) -> None:
+    for item in report.skipped:
+        click.echo(f"skipped {item.source}: {item.reason}", err=True)
+    sources = f"{report.documents} document(s)" + (f" from {report.files} file(s)" if report.files else "")
+    click.echo(f"ingested {sources} into {kb.ref}")
+    replaced = f" ({report.sources_replaced} source(s) replaced)" if report.sources_replaced else ""
+    click.echo(f"chunks: {report.inserted} inserted, {report.unchanged} unchanged, {report.deleted} deleted{replaced}")
+    click.echo(f"tokens: {report.tokens:,} in {report.calls} ingest call(s), {report.duration_s:.1f} s")
+    if report.skipped:
+        click.echo(f"skipped: {len(report.skipped)} (see above)")
+
+
+@kb_group.command("ingest")
+@click.argument("name")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
+@click.option(
+    "--embedding-model",
+    metavar="PROVIDER:MODEL",
+    callback=optional_model_ref,
+    help="Embedding model of a new knowledge base (default: [knowledge] default_embedding_model).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["fixed", "tokens", "markdown", "none"]),
+    default="markdown",
+    show_default=True,
+    help="Chunking: fixed characters, tokens, Markdown sections (paragraphs for other text), or one chunk per file.",
+)
+@click.option("--chunk-size", type=int, metavar="N", help="Most characters (fixed) or tokens of a chunk.")
+@click.option("--overlap", type=int, metavar="N", help="Characters or tokens that consecutive windows share.")
+@click.option("--metadata", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata of every chunk.")
+@click.option("--include", multiple=True, metavar="GLOB", help="Read only files matching GLOB (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files and directories matching GLOB.")
+@click.option(
+    "--mode",
+    type=click.Choice(["insert", "replace", "repopulate"]),
+    default="insert",
+    show_default=True,
+    help="insert: write what changed; replace: rewrite every source given; repopulate: empty the collection first.",
+)
+@click.option("--base-url", metavar="URL", help="Source links are URL/RELATIVE-PATH instead of file:// URIs.")
+@click.option("--text-field", default="text", show_default=True, help="JSON Lines: the field holding the text.")
+@click.option("--id-field", default="id", show_default=True, help="JSON Lines: the field identifying a record.")
+@click.option("--metadata-field", multiple=True, metavar="FIELD", help="JSON Lines: a field kept as metadata.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ingestion report as JSON.")
+@pass_state
+def ingest_command(
+    state: CliState,
+    *,
+    name: str,
+    paths: tuple[Path, ...],
+    embedding_model: str | None,
+    strategy: str,
+    chunk_size: int | None,
+    overlap: int | None,
+    metadata: dict[str, str],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    mode: str,
+    base_url: str | None,
+    text_field: str,
+    id_field: str,
+    metadata_field: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Chunk, embed and store the files under PATH... in knowledge base NAME.
+
+    Directories are read recursively: text, Markdown, HTML, PDF and JSON Lines files. Running the
+    same command again writes only what changed, and finishes an interrupted ingestion.
+    """
+    from ..knowledge.chunking import Chunker  # noqa: PLC0415
+    from ..knowledge.loaders import Loader, RecordFields  # noqa: PLC0415
+    from ..knowledge.pipeline import ingest_documents  # noqa: PLC0415
+
+    with bad_arguments():
+        chunker = Chunker(strategy=strategy, size=chunk_size, overlap=overlap)
+        loader = Loader(
+            include=include,
+            exclude=exclude,
+            base_url=base_url,
+            records=RecordFields(text=text_field, id=id_field or None, metadata=metadata_field),
+        )
+    host = state.host
+    kb = _knowledge_base(host, name, embedding_model)
+    documents = list(loader.load(paths))
+    report = ingest_documents(host, kb, documents, mode=mode, chunker=chunker, metadata=metadata)
+    if as_json:
+        echo_json({"knowledge_base": kb.ref, **unstructure(report)})
+    else:
+        _print_report(kb, report)
+    if not report.documents:
+        raise GenAIError(f"nothing to ingest in {', '.join(map(str, paths))}: every file was skipped")
+
+
+# -- search and ask -------------------------------------------------------------------------------
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _print_chunks(chunks: Iterable[KnowledgeBaseChunk], numbered: bool) -> None:
+    for index, chunk in enumerate(chunks, start=1):
+        score = f"{chunk.similarity:.3f}  " if chunk.similarity is not None else ""
+        head = f"{index}. " if numbered else ""
+        click.echo(f"{head}{score}{chunk.human_readable_id or chunk.chunk_id}")
+        click.echo(f"   {_one_line(chunk.input_text)}")
+        url = chunk.metadata.get("sourceUrl")
+        if url:
+            click.echo(f"   {url}")
+
+
+@kb_group.command("search")
+@click.argument("name")
+@click.argument("query")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to return.")
+@click.option("--min-similarity", type=float, metavar="X", help="Leave out chunks less similar than X (-1 to 1).")
+@click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
+@click.option("--json", "as_json", is_flag=True, help="Print the retrieval result as JSON.")
+@pass_state
+def search_command(
+    state: CliState,
+    *,
+    name: str,
+    query: str,
+    k: int,
+    min_similarity: float | None,
+    filters: dict[str, str],
+    as_json: bool,
+) -> None:
+    """Print the chunks of knowledge base NAME nearest to QUERY, most similar first.
+
+    QUERY may be - to read standard input.
+    """
+    from ..model.retrieval import RetrievalQuery  # noqa: PLC0415
+
+    text = read_prompt(query, "QUERY")
+    with bad_arguments():
+        retrieval = RetrievalQuery(text=text, k=k, min_similarity=min_similarity, filter=metadata_filter(filters))
+    result = state.host.retrieve(name, retrieval)
+    if as_json:
+        echo_json(unstructure(result))
+        return
+    if not result.chunks:
+        click.echo("no chunks matched", err=True)
+        return
+    _print_chunks(result.chunks, numbered=True)
+
+
+@kb_group.command("ask")
+@click.argument("name")
+@click.argument("question")
+@click.option("--model", "model", required=True, metavar="PROVIDER:MODEL", callback=model_ref, help="Chat model.")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to give the model.")
+@click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
+@click.option("--json", "as_json", is_flag=True, help="Print the response (with references) as JSON.")
+@pass_state
+def ask_command(
+    state: CliState, *, name: str, question: str, model: str, k: int, filters: dict[str, str], as_json: bool
+) -> None:
+    """Answer QUESTION from knowledge base NAME with a chat model, then list the references.
+
+    QUESTION may be - to read standard input.
+    """
+    text = read_prompt(question, "QUESTION")
+    with bad_arguments():
+        response = state.host.retrieve_and_generate(name, text, model=model, k=k, filter=metadata_filter(filters))
+    if as_json:
+        echo_json(unstructure(response))
+        return
+    click.echo(response.text)
+    if response.references:
+        click.echo("\nReferences:")
+        for index, reference in enumerate(response.references, start=1):
+            where = f" - {reference.source}" if reference.source else ""
+            click.echo(f"[{index}] {reference.title or '(untitled)'}{where}")
+
+
+# -- list, chunks, delete ---------------------------------------------------------------------------
+
+
+def _kb_data(kb: KnowledgeBase, name: str | None = None) -> dict[str, Any]:
+    return {
+        "ref": name or kb.ref,
+        "provider": kb.provider,
+        "collection": kb.collection,
+        "embedding_model": kb.embedding_model.ref if kb.embedding_model is not None else None,
+        "description": kb.description,
+    }
+
+
+@kb_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_state
+def list_command(state: CliState, as_json: bool) -> None:
+    """List the knowledge bases of every provider, and those named in the configuration."""
+    host = state.host
+    rows: list[dict[str, Any]] = []
+    for provider in sorted(host.providers()):
+        try:
+            found = host.knowledge_bases(provider)
+        except GenAIError as exc:
+            click.echo(f"warning: provider {provider!r} could not list its knowledge bases: {exc}", err=True)
+            continue
+        rows.extend(_kb_data(kb) for kb in sorted(found, key=lambda kb: kb.name))
+    listed = {(row["provider"], row["collection"]) for row in rows}
+    for configured in sorted(host.config.knowledge_bases):
+        try:
+            kb = host.knowledge_base(configured)
+        except GenAIError as exc:
+            click.echo(f"warning: knowledge base {configured!r} of the configuration: {exc}", err=True)
+            continue
+        if (kb.provider, kb.collection) not in listed:
+            rows.append(_kb_data(kb, configured))
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no knowledge bases; create one with `genai kb ingest NAME PATH`", err=True)
+        return
+    cells = [[r["ref"], r["collection"], r["embedding_model"] or "-", r["description"] or ""] for r in rows]
+    click.echo(table(cells, ["REF", "COLLECTION", "EMBEDDING MODEL", "DESCRIPTION"]))
+
+
+def _source_page(
+    host: Host, kb: KnowledgeBase, source: str, where: Filter | None, offset: int, limit: int
+) -> list[KnowledgeBaseChunk]:
+    """A page of one source's chunks. The store orders chunks by source, so the scan stops at the
+    first chunk of another source after this one's."""
+    page_size, position, skip, seen = 1000, 0, offset, False
+    kept: list[KnowledgeBaseChunk] = []
+    while len(kept) < limit:
+        page = host.list_chunks(kb, where, offset=position, limit=page_size)
+        for chunk in page:
+            if chunk.source_id != source:
+                if seen:
+                    return kept
+                continue
+            seen = True
+            if skip:
+                skip -= 1
+            elif len(kept) < limit:
+                kept.append(chunk)
+        if len(page) < page_size:
+            break
+        position += page_size
+    return kept
+
+
+@kb_group.command("chunks")
+@click.argument("name")
+@click.option("--source", metavar="ID", help="Only the chunks of this source object.")
+@click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Chunks to skip.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Most chunks to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print the chunks as JSON.")
+@pass_state
+def chunks_command(
+    state: CliState, *, name: str, source: str | None, filters: dict[str, str], offset: int, limit: int, as_json: bool
+) -> None:
+    """List the chunks stored in knowledge base NAME, by source object then chunk id."""
+    host = state.host
+    kb = host.knowledge_base(name)
+    where = metadata_filter(filters)
+    if source is None:
+        chunks = host.list_chunks(kb, where, offset=offset, limit=limit)
+    else:
+        chunks = _source_page(host, kb, source, where, offset, limit)
+    if as_json:
+        echo_json([unstructure(chunk) for chunk in chunks])
+        return
+    if not chunks:
+        click.echo("no chunks" + (" at this offset" if offset else ""), err=True)
+        return
+    for chunk in chunks:
+        click.echo(f"{chunk.chunk_id}  {chunk.source_id or '-'}  {chunk.human_readable_id}")
+        click.echo(f"   {_one_line(chunk.input_text)}")
+
+
+@kb_group.command("delete")
+@click.argument("name")
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Delete only this source's chunks (repeatable).")
+@click.option("-y", "--yes", is_flag=True, help="Drop the collection without asking.")
+@pass_state
+def delete_command(state: CliState, *, name: str, sources: tuple[str, ...], yes: bool) -> None:
+    """Delete knowledge base NAME (its collection and every chunk), or only some sources' chunks."""
+    host = state.host
+    kb = host.knowledge_base(name)
+    if sources:
+        deleted = host.delete_chunks(kb, list(sources))
+        click.echo(f"deleted {deleted} chunk(s) of {len(sources)} source(s) from {kb.ref}")
+        return
+    if not yes:
+        click.confirm(f"Delete knowledge base {kb.ref} and every chunk in it?", abort=True, err=True)
+    if not host.drop_collection(kb):
+        raise GenAIError(f"knowledge base {kb.ref} does not exist; nothing deleted (see `genai kb list`)")
+    click.echo(f"deleted knowledge base {kb.ref}")
+
+
+def register(main: click.Group) -> None:
+    """Add ``genai kb`` to the ``genai`` group."""
+    main.add_command(kb_group)
