@@ -255,3 +255,30 @@ def test_config_rejects_bad_knowledge_settings(tmp_path: Path) -> None:
         KnowledgeSettings(embed_concurrency=0)
     loaded = Config.load(environ={"GENAI_HOME": home, "GENAI_EMBEDDING_MODEL": "a:b"})
     assert loaded.knowledge.default_embedding_model == "a:b"
+
+
+def test_an_existing_collection_keeps_its_embedding_model(make_host, fake) -> None:
+    host = make_host(fake)
+    assert host.knowledge_base("fake:docs", embedding_model="fake:embed").embedding_model.ref == "fake:embed"
+    with pytest.raises(ValidationError, match=r"fake:docs is embedded with fake:embed, not fake:chat.*genai kb delete"):
+        host.knowledge_base("fake:docs", embedding_model="fake:chat")
+    new = host.knowledge_base("fake:brand-new", embedding_model="fake:embed")
+    assert (new.collection, new.embedding_model.ref) == ("brand-new", "fake:embed")
+
+
+def test_retrieving_from_a_collection_not_created_yet_embeds_nothing(make_host, fake) -> None:
+    from genai_commons import NotFoundError
+
+    host = make_host(fake, knowledge=KnowledgeSettings(default_provider="fake", default_embedding_model="fake:embed"))
+    with pytest.raises(NotFoundError, match=r"fake:empty holds nothing yet.*genai kb ingest empty PATH"):
+        host.retrieve("empty", "anything")
+    assert not fake.calls
+
+
+def test_ingest_reports_the_embedding_tokens(make_host, fake, usage_recorder) -> None:
+    host = make_host(fake, usage_recorder)
+    result = host.ingest("fake:docs", _docs())
+    embedded = sum(u.input_tokens for u in usage_recorder.records if u.operation == "embed")
+    assert embedded > 0 and result.input_tokens == embedded
+    ingest_usage = next(u for u in usage_recorder.records if u.operation == "ingest")
+    assert ingest_usage.input_tokens == 0  # counted once, on the embed records

@@ -103,7 +103,7 @@ def test_ingest_with_a_new_embedding_model_and_its_conflict(run: Run, notes: Pat
     assert {c.target for c in fake.calls_for("embed")} == {"fake:embed-small"}
     # the fake store reports its collections as embedded with fake:embed
     conflict = run("kb", "ingest", "fresh", str(notes / "dogs.txt"), "--embedding-model", "fake:embed-small")
-    assert_error(conflict, 1, "fake:fresh is embedded with fake:embed", "genai kb delete fresh")
+    assert_error(conflict, 1, "knowledge base fresh is embedded with fake:embed", "genai kb delete fresh")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -23,6 +24,8 @@ from .plugins import PluginInfo, instantiate, load_entry_point, selected_entry_p
 from .retry import call_with_retry, call_with_retry_async
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .model import Response
 
 T = TypeVar("T")
@@ -50,6 +53,8 @@ class HostBase:
         self._errors: dict[str, PluginInfo] = {}
         self._providers: dict[str, ProviderInfo] | None = None
         self._models: dict[str, DeployedModel] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         settings = self.config.plugins
         if allow is not None or block:
             settings = attrs.evolve(
@@ -84,6 +89,21 @@ class HostBase:
             raise
         self._providers = None
         self._models.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def embedding_pool(self) -> ThreadPoolExecutor:
+        """The host's thread pool for concurrent embedding calls during ingestion
+        (``[knowledge] embed_concurrency`` workers), made on first use and shut down by :meth:`close`."""
+        with self._pool_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.config.knowledge.embed_concurrency, thread_name_prefix="genai-embed"
+                )
+            return self._pool
 
     def _configure(self, obj: Any) -> None:
         """Give one plugin the configuration, so that a plugin failing here fails alone."""
@@ -178,34 +198,47 @@ class HostBase:
         results = self._hook.genai_knowledge_bases(provider=provider)
         return [kb for kbs in results for kb in kbs]
 
-    def knowledge_base(self, ref: KnowledgeBase | str) -> KnowledgeBase:
+    def knowledge_base(
+        self, ref: KnowledgeBase | str, *, embedding_model: DeployedModel | str | None = None
+    ) -> KnowledgeBase:
         """The knowledge base for ``provider:name``, or for a bare ``name``.
 
         A bare name is looked up in ``[knowledge_bases.NAME]`` of the configuration, and otherwise
         names a collection of the default provider (``[knowledge] default_provider``). When the
-        provider does not know the collection yet and offers ingestion, the result is a new
-        knowledge base with the default embedding model, created by its first ingestion.
+        provider does not hold the collection yet and offers ingestion, the result is a new
+        knowledge base, created by its first ingestion and embedded with ``embedding_model`` (by
+        default ``[knowledge] default_embedding_model``). An existing collection keeps the model it
+        was built with: naming another is an error.
         """
+        return self._resolve_knowledge_base(ref, embedding_model)[0]
+
+    def _resolve_knowledge_base(
+        self, ref: KnowledgeBase | str, embedding_model: DeployedModel | str | None = None
+    ) -> tuple[KnowledgeBase, bool]:
+        """The knowledge base, and whether it exists (False: it will be created by its first ingestion)."""
         if isinstance(ref, KnowledgeBase):
             self.provider(ref.provider)
-            return ref
+            return ref, True
+        wanted = self.model(embedding_model) if embedding_model is not None else None
+        given = ref
         if ":" not in ref:
             table = self.config.knowledge_bases.get(ref)
             if table is not None:
-                return self._configured_knowledge_base(ref, table)
+                return self._configured_knowledge_base(ref, table, wanted)
             ref = f"{self.config.knowledge.default_provider}:{ref}"
         provider, name = _split_ref(ref, "knowledge base")
         info = self.provider(provider)
         kb = self._hook.genai_resolve_knowledge_base(provider=provider, name=name)
         if kb is not None:
-            return cast(KnowledgeBase, kb)
+            return _keep_model(given, cast(KnowledgeBase, kb), wanted), True
         if Capability.INGEST not in info.capabilities:
             raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}; see `genai kb list`")
-        return KnowledgeBase(
-            provider=provider, name=name, embedding_model=self.model(self.config.knowledge.default_embedding_model)
-        )
+        model = wanted or self.model(self.config.knowledge.default_embedding_model)
+        return KnowledgeBase(provider=provider, name=name, embedding_model=model), False
 
-    def _configured_knowledge_base(self, name: str, table: Any) -> KnowledgeBase:
+    def _configured_knowledge_base(
+        self, name: str, table: Any, wanted: DeployedModel | None
+    ) -> tuple[KnowledgeBase, bool]:
         where = f"[knowledge_bases.{name}]"
         provider = table.get("provider", self.config.knowledge.default_provider)
         model = table.get("embedding_model")
@@ -213,19 +246,22 @@ class HostBase:
             if value is not None and not isinstance(value, str):
                 raise ConfigurationError(f"{where} {key} must be a string")
         info = self.provider(provider)
-        if model is None:
-            known = self._hook.genai_resolve_knowledge_base(provider=provider, name=table.get("collection") or name)
-            if known is not None:
-                return attrs.evolve(cast(KnowledgeBase, known), name=name)
-            if Capability.INGEST in info.capabilities:  # the host embeds for stores that ingest chunks
-                model = self.config.knowledge.default_embedding_model
-        return KnowledgeBase(
+        collection = table.get("collection") or name
+        known = self._hook.genai_resolve_knowledge_base(provider=provider, name=collection)
+        if model is None and known is not None:
+            return _keep_model(name, attrs.evolve(cast(KnowledgeBase, known), name=name), wanted), True
+        ingests = Capability.INGEST in info.capabilities
+        if model is None and ingests:  # the host embeds for stores that ingest chunks
+            model = self.config.knowledge.default_embedding_model
+        configured = self.model(model) if model else None
+        kb = KnowledgeBase(
             provider=provider,
             name=name,
-            collection=table.get("collection") or name,
-            embedding_model=self.model(model) if model else None,
+            collection=collection,
+            embedding_model=_keep_model_of(name, configured, wanted) if configured else wanted,
             description=table.get("description"),
         )
+        return kb, known is not None or not ingests
 
     def agent(self, ref: Agent | str, alias_id: str | None = None) -> Agent:
         """The agent for ``provider:agent_id``, whose provider must offer agents."""
@@ -342,6 +378,21 @@ class HostBase:
     @property
     def home(self) -> Path:
         return self.config.home
+
+
+def _keep_model(name: str, kb: KnowledgeBase, wanted: DeployedModel | None) -> KnowledgeBase:
+    if wanted is None or kb.embedding_model is None:
+        return kb if wanted is None else attrs.evolve(kb, embedding_model=wanted)
+    return attrs.evolve(kb, embedding_model=_keep_model_of(name, kb.embedding_model, wanted))
+
+
+def _keep_model_of(name: str, current: DeployedModel, wanted: DeployedModel | None) -> DeployedModel:
+    if wanted is not None and wanted.ref != current.ref:
+        raise ValidationError(
+            f"knowledge base {name} is embedded with {current.ref}, not {wanted.ref}: leave the embedding model "
+            f"out, or delete it first (`genai kb delete {name}`) to embed it with {wanted.ref}"
+        )
+    return current
 
 
 def _split_ref(ref: str, what: str) -> tuple[str, str]:

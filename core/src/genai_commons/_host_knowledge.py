@@ -70,6 +70,20 @@ class KnowledgeCalls(HostBase):
     def _as_host(self) -> Host:
         return cast("Host", self)
 
+    def _existing_kb(self, knowledge_base: KnowledgeBase | str) -> KnowledgeBase:
+        """A knowledge base to read from: one not created yet fails before anything is embedded."""
+        kb, exists = self._resolve_knowledge_base(knowledge_base)
+        self._route(kb.provider, Capability.RETRIEVE)
+        if not exists:
+            from .errors import NotFoundError  # noqa: PLC0415
+
+            raise NotFoundError(
+                f"knowledge base {kb.ref} holds nothing yet: ingest into it first, "
+                f"for example `genai kb ingest {kb.name} PATH`",
+                provider=kb.provider,
+            )
+        return kb
+
     def _kb(self, knowledge_base: KnowledgeBase | str, capability: Capability) -> KnowledgeBase:
         kb = self.knowledge_base(knowledge_base)
         self._route(kb.provider, capability)
@@ -81,7 +95,7 @@ class KnowledgeCalls(HostBase):
         self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
     ) -> RetrievalResult:
         """The chunks nearest to the query, most similar first."""
-        kb = self._kb(knowledge_base, Capability.RETRIEVE)
+        kb = self._existing_kb(knowledge_base)
         q = self._query(query, k)
         if q.vector is None and kb.embedding_model is not None and q.text is not None:
             q = attrs.evolve(
@@ -98,7 +112,7 @@ class KnowledgeCalls(HostBase):
         self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
     ) -> RetrievalResult:
         """:meth:`retrieve`, async."""
-        kb = self._kb(knowledge_base, Capability.RETRIEVE)
+        kb = self._existing_kb(knowledge_base)
         q = self._query(query, k)
         if q.vector is None and kb.embedding_model is not None and q.text is not None:
             embedded = await self._as_host().aembed(kb.embedding_model, q.text, _query_options())
@@ -117,16 +131,18 @@ class KnowledgeCalls(HostBase):
     ) -> IngestResult:
         """Store knowledge-base chunks: insert, replace by source object, or repopulate.
 
-        Chunks without a vector are embedded first with the knowledge base's embedding model.
+        Chunks without a vector are embedded first with the knowledge base's embedding model; the
+        result's ``input_tokens`` include those embedding tokens.
         """
         from .model.retrieval import IngestMode  # noqa: PLC0415
 
         kb = self._kb(knowledge_base, Capability.INGEST)
         ingest_mode = IngestMode(mode)
+        tokens = None
         if kb.embedding_model is not None:
             from .knowledge.embedding import embed_missing  # noqa: PLC0415
 
-            chunks = embed_missing(self._as_host(), kb.embedding_model, chunks)
+            chunks, tokens = embed_missing(self._as_host(), kb.embedding_model, chunks)
         started = time.perf_counter()
         result: IngestResult = self._call(
             kb.provider,
@@ -134,7 +150,7 @@ class KnowledgeCalls(HostBase):
             lambda: self._hook.genai_ingest(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
         )
         self._kb_usage(kb, "ingest", result, started)
-        return result
+        return _with_embedding_tokens(result, tokens)
 
     async def aingest(
         self, knowledge_base: KnowledgeBase | str, chunks: ChunkCollection, mode: IngestMode | str = "insert"
@@ -144,10 +160,11 @@ class KnowledgeCalls(HostBase):
 
         kb = self._kb(knowledge_base, Capability.INGEST)
         ingest_mode = IngestMode(mode)
+        tokens = None
         if kb.embedding_model is not None:
             from .knowledge.embedding import aembed_missing  # noqa: PLC0415
 
-            chunks = await aembed_missing(self._as_host(), kb.embedding_model, chunks)
+            chunks, tokens = await aembed_missing(self._as_host(), kb.embedding_model, chunks)
         started = time.perf_counter()
         result: IngestResult = await self._call_async(
             kb.provider,
@@ -155,7 +172,7 @@ class KnowledgeCalls(HostBase):
             lambda: self._hook.genai_ingest_async(knowledge_base=kb, chunks=chunks, mode=ingest_mode),
         )
         self._kb_usage(kb, "ingest", result, started)
-        return result
+        return _with_embedding_tokens(result, tokens)
 
     # -- management (offered by providers that ingest) --------------------------------------------
 
@@ -358,6 +375,14 @@ class KnowledgeCalls(HostBase):
         chunks = (await self.aretrieve(kb, q)).chunks
         response = await self._as_host().achat(chat_model, grounded_request(request, chunks))
         return with_references(response, chunks)
+
+
+def _with_embedding_tokens(result: IngestResult, tokens: int | None) -> IngestResult:
+    """The result as the caller sees it: embedding tokens added to what the store reported. (The
+    usage records keep them apart: ``embed`` records for the embedding calls, ``ingest`` for the store.)"""
+    if tokens is None:
+        return result
+    return attrs.evolve(result, input_tokens=(result.input_tokens or 0) + tokens)
 
 
 def _source_list(source_ids: Sequence[str]) -> list[str]:

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import GenAIError, UnknownModelError
+from ..errors import GenAIError
 from ._common import bad_arguments, model_ref, read_prompt, table, unstructure
 from ._state import CliState, echo_json, pass_state
 
 if TYPE_CHECKING:
     from ..host import Host
     from ..knowledge.pipeline import IngestReport
-    from ..model import DeployedModel, KnowledgeBase, KnowledgeBaseChunk
+    from ..model import KnowledgeBase, KnowledgeBaseChunk
     from ..model.retrieval import Filter
 
 
@@ -49,46 +49,7 @@ def metadata_filter(values: dict[str, str]) -> Filter | None:
 
 def _knowledge_base(host: Host, name: str, embedding_model: str | None = None) -> KnowledgeBase:
     """The knowledge base NAME; ``embedding_model`` applies to a collection that does not exist yet."""
-    import attrs  # noqa: PLC0415
-
-    model = host.model(embedding_model) if embedding_model is not None else None
-    try:
-        kb = host.knowledge_base(name)
-    except UnknownModelError:
-        if model is None:
-            raise
-        return _new_knowledge_base(host, name, model)  # the default embedding model is not installed
-    if model is None:
-        return kb
-    existing = {k.collection: k for k in host.knowledge_bases(kb.provider)}.get(kb.collection)
-    current = existing.embedding_model if existing is not None else None
-    if current is not None and current.ref != model.ref:
-        raise GenAIError(
-            f"knowledge base {kb.ref} is embedded with {current.ref}; leave out --embedding-model, or delete it "
-            f"first (`genai kb delete {name}`) to embed it with {model.ref}"
-        )
-    return attrs.evolve(kb, embedding_model=model)
-
-
-def _new_knowledge_base(host: Host, name: str, model: DeployedModel) -> KnowledgeBase:
-    """A knowledge base NAME not stored yet, embedded with ``model`` (named as the host names them)."""
-    from ..model import KnowledgeBase  # noqa: PLC0415
-
-    default = host.config.knowledge.default_provider
-    table = host.config.knowledge_bases.get(name) if ":" not in name else None
-    description = None
-    if table is not None:
-        provider, kb_name = str(table.get("provider", default)), name
-        collection, description = str(table.get("collection") or name), table.get("description")
-    elif ":" in name:
-        provider, _, kb_name = name.partition(":")
-        collection = kb_name
-    else:
-        provider, kb_name, collection = default, name, name
-    host.provider(provider)  # an unknown provider is an error that says what to install
-    return KnowledgeBase(
-        provider=provider, name=kb_name, collection=collection, embedding_model=model, description=description
-    )
+    return host.knowledge_base(name, embedding_model=embedding_model)
 
 
 @click.group("kb")

@@ -1,8 +1,8 @@
 """Embedding chunks before they are stored: batches sized to the model, bounded concurrency.
 
 The host calls these from ``ingest`` for the chunks that arrive without vectors. Each batch is
-one embedding call (one usage record); a sync host runs the batches on a small thread pool, an
-async host as concurrent tasks under a semaphore.
+one embedding call (one usage record); a sync host runs the batches on its embedding thread pool
+(kept for the host's life), an async host as concurrent tasks under a semaphore.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ValidationError
-from ..model.embeddings import EmbeddingsOptions
+from ..model.embeddings import EmbeddingsOptions, EmbeddingsResponse
 from ..model.enums import EmbeddingPurpose
 from ..model.knowledge import Chunk, ChunkCollection, FloatArray
 
@@ -28,14 +28,24 @@ def batch_size(model: DeployedModel, settings: KnowledgeSettings) -> int:
     return model.max_batch_size or settings.embed_batch_size
 
 
-def _batches(chunks: Sequence[Chunk], size: int) -> list[ChunkCollection]:
-    return [ChunkCollection(chunks=chunks[i : i + size]) for i in range(0, len(chunks), size)]
+def _batches(chunks: ChunkCollection, missing: list[int], size: int) -> list[ChunkCollection]:
+    todo: list[Chunk] = [chunks.chunks[i] for i in missing]
+    return [ChunkCollection(chunks=todo[i : i + size]) for i in range(0, len(todo), size)]
+
+
+def _missing(chunks: ChunkCollection) -> list[int]:
+    return [i for i, chunk in enumerate(chunks.chunks) if chunk.vector is None]
+
+
+def _tokens(responses: Sequence[EmbeddingsResponse]) -> int | None:
+    counts = [r.input_tokens for r in responses if r.input_tokens is not None]
+    return sum(counts) if counts else None
 
 
 def _merge(
-    model: DeployedModel, chunks: ChunkCollection, missing: list[int], embedded: list[list[FloatArray]]
+    model: DeployedModel, chunks: ChunkCollection, missing: list[int], responses: Sequence[EmbeddingsResponse]
 ) -> ChunkCollection:
-    vectors = [vector for batch in embedded for vector in batch]
+    vectors: list[FloatArray] = [vector for response in responses for vector in response.vectors]
     if len(vectors) != len(missing):
         raise ValidationError(f"embedding model {model.ref} returned {len(vectors)} vectors for {len(missing)} texts")
     out = list(chunks.chunks)
@@ -44,51 +54,46 @@ def _merge(
     return ChunkCollection(chunks=out)
 
 
-def _missing(chunks: ChunkCollection) -> list[int]:
-    return [i for i, chunk in enumerate(chunks.chunks) if chunk.vector is None]
-
-
-def embed_missing(host: Host, model: DeployedModel, chunks: ChunkCollection) -> ChunkCollection:
-    """``chunks`` with a vector on every chunk: those without one are embedded with ``model``."""
+def embed_missing(host: Host, model: DeployedModel, chunks: ChunkCollection) -> tuple[ChunkCollection, int | None]:
+    """``chunks`` with a vector on every chunk (those without one are embedded with ``model``),
+    and the tokens the embedding calls reported."""
     missing = _missing(chunks)
     if not missing:
-        return chunks
+        return chunks, None
     settings = host.config.knowledge
-    batches = _batches([chunks.chunks[i] for i in missing], batch_size(model, settings))
+    batches = _batches(chunks, missing, batch_size(model, settings))
 
-    def embed(batch: ChunkCollection) -> list[FloatArray]:
-        return host.embed(model, batch, _DOCUMENTS).vectors
+    def embed(batch: ChunkCollection) -> EmbeddingsResponse:
+        return host.embed(model, batch, _DOCUMENTS)
 
     if len(batches) == 1 or settings.embed_concurrency == 1:
-        embedded = [embed(batch) for batch in batches]
+        responses = [embed(batch) for batch in batches]
     else:
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-        with ThreadPoolExecutor(max_workers=min(settings.embed_concurrency, len(batches))) as pool:
-            embedded = list(pool.map(embed, batches))
-    return _merge(model, chunks, missing, embedded)
+        responses = list(host.embedding_pool().map(embed, batches))
+    return _merge(model, chunks, missing, responses), _tokens(responses)
 
 
-async def aembed_missing(host: Host, model: DeployedModel, chunks: ChunkCollection) -> ChunkCollection:
+async def aembed_missing(
+    host: Host, model: DeployedModel, chunks: ChunkCollection
+) -> tuple[ChunkCollection, int | None]:
     """:func:`embed_missing`, async: at most ``embed_concurrency`` calls in flight."""
     import asyncio  # noqa: PLC0415
 
     missing = _missing(chunks)
     if not missing:
-        return chunks
+        return chunks, None
     settings = host.config.knowledge
-    batches = _batches([chunks.chunks[i] for i in missing], batch_size(model, settings))
     gate = asyncio.Semaphore(settings.embed_concurrency)
 
-    async def embed(batch: ChunkCollection) -> list[FloatArray]:
+    async def embed(batch: ChunkCollection) -> EmbeddingsResponse:
         async with gate:
-            return (await host.aembed(model, batch, _DOCUMENTS)).vectors
+            return await host.aembed(model, batch, _DOCUMENTS)
 
-    tasks = [asyncio.ensure_future(embed(batch)) for batch in batches]
+    tasks = [asyncio.ensure_future(embed(batch)) for batch in _batches(chunks, missing, batch_size(model, settings))]
     try:
-        embedded = await asyncio.gather(*tasks)
+        responses = await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:  # the first failure cancels the other batches, and is raised as it is
             task.cancel()
         raise
-    return _merge(model, chunks, missing, list(embedded))
+    return _merge(model, chunks, missing, responses), _tokens(responses)
