@@ -1,0 +1,100 @@
+"""Chat through ``POST /converse`` and streamed chat through ``POST /converse-stream``.
+
+Both take the Amazon Bedrock Converse request (:mod:`genai_commons.formats.converse`), file bytes
+as base64 strings, after the files were checked against the documented limits. The stream's
+server-sent events are named ``MESSAGE_START``, ``CONTENT_BLOCK_START``, ``CONTENT_BLOCK_DELTA``,
+``CONTENT_BLOCK_STOP``, ``MESSAGE_STOP`` and ``METADATA``; each event's data is the Converse event
+body (``{"contentBlockIndex": 0, "delta": {"text": "…"}}``) or the whole Converse event
+(``{"contentBlockDelta": {…}}``) — both are read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from genai_commons import ChatStreamEvent, DeployedModel, Request, Response, ServiceUnavailableError
+from genai_commons.formats.converse import check_files, converse_request, converse_response
+from genai_commons.formats.converse_stream import ConverseStreamReader
+
+from .calls import Call, Operation
+from .errors import PROVIDER, SERVICE
+from .limits import FILES
+
+if TYPE_CHECKING:
+    from .keys import ConnectionKey
+    from .transport import Transport
+
+__all__ = ["chat", "converse_body", "stream_event"]
+
+_EVENT_KINDS = {
+    "MESSAGE_START": "messageStart",
+    "CONTENT_BLOCK_START": "contentBlockStart",
+    "CONTENT_BLOCK_DELTA": "contentBlockDelta",
+    "CONTENT_BLOCK_STOP": "contentBlockStop",
+    "MESSAGE_STOP": "messageStop",
+    "METADATA": "metadata",
+}
+
+
+def converse_body(request: Request) -> dict[str, Any]:
+    """The ``/converse`` body, after checking the request's files against the limits."""
+    check_files(request, FILES, service=SERVICE)
+    return converse_request(request, file_bytes="base64", service=SERVICE, tool_results_as_json=True)
+
+
+def chat(model: DeployedModel, request: Request) -> Operation[Response]:
+    """One ``/converse`` call."""
+    answer = yield Call(method="POST", path="/converse", body=converse_body(request))
+    return converse_response(answer.data, model_id=model.model_id)
+
+
+def stream_event(name: str, data: str) -> Mapping[str, Any] | None:
+    """A server-sent event as a Converse stream event (``{"contentBlockDelta": {…}}``); None for
+    events that carry nothing (comments, keep-alives)."""
+    if not data.strip():
+        return None
+    try:
+        body = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ServiceUnavailableError(
+            f"{SERVICE} sent a stream event that is not JSON ({name or 'unnamed'}); try again", provider=PROVIDER
+        ) from exc
+    kind = _EVENT_KINDS.get(name.upper()) if name else None
+    if kind is None:
+        if name and name.lower().endswith("exception"):
+            return {name: body}  # an error event: the reader raises it
+        if isinstance(body, dict) and len(body) == 1:
+            return body  # unnamed, already {"kind": {...}}
+        return None
+    if isinstance(body, dict) and kind in body and len(body) <= 2:
+        return body
+    return {kind: body}
+
+
+def chat_stream(
+    transport: Transport, key: ConnectionKey, model: DeployedModel, request: Request
+) -> Iterator[ChatStreamEvent]:
+    """The core events of one streamed answer (the call is made on the first ``next``)."""
+    body = converse_body(request)
+    reader = ConverseStreamReader(provider=PROVIDER, model_id=model.model_id, service=SERVICE)
+    for name, data in transport.events(key, "/converse-stream", body):
+        event = stream_event(name, data)
+        if event is not None:
+            yield from reader.feed(event)
+    yield reader.end()
+
+
+async def achat_stream(
+    transport: Transport, key: ConnectionKey, model: DeployedModel, request: Request
+) -> AsyncIterator[ChatStreamEvent]:
+    """:func:`chat_stream` with the async client."""
+    body = converse_body(request)
+    reader = ConverseStreamReader(provider=PROVIDER, model_id=model.model_id, service=SERVICE)
+    async for name, data in transport.aevents(key, "/converse-stream", body):
+        event = stream_event(name, data)
+        if event is not None:
+            for core_event in reader.feed(event):
+                yield core_event
+    yield reader.end()
