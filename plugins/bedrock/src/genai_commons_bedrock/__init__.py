@@ -1,0 +1,37 @@
+"""genai-commons-bedrock: the Amazon Bedrock provider plugin.
+
+Importing the package does not import boto3: the host imports every installed plugin at start-up,
+and boto3 loads on the first call. Names load on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .invoke import InvokeModelResult
+    from .options import ClaudeOptions, GuardrailOptions
+    from .plugin import BedrockProvider
+
+__all__ = ["BedrockProvider", "ClaudeOptions", "GuardrailOptions", "InvokeModelResult"]
+
+_EXPORTS = {
+    "BedrockProvider": "plugin",
+    "ClaudeOptions": "options",
+    "GuardrailOptions": "options",
+    "InvokeModelResult": "invoke",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

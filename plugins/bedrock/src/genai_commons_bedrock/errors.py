@@ -1,0 +1,229 @@
+"""The one place where botocore's errors become genai_commons errors, raised ``from`` the cause.
+
+Messages carry the troubleshooting advice of the Bedrock connector's documentation: model access
+not granted (400 / AccessDeniedException), a region without access (403), a model not in the
+region or deprecated (404). Used by every capability of the plugin, knowledge bases and agents
+included: wrap the boto3 call in :func:`translated_errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from genai_commons import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContentFilteredError,
+    ContextLengthError,
+    GenAIError,
+    MissingCredentialsError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderTimeoutError,
+    QuotaExceededError,
+    RateLimitError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+
+PROVIDER = "bedrock"
+
+CREDENTIALS_ADVICE = (
+    "configure AWS credentials the usual way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
+    "profile in [providers.bedrock], `aws sso login`, an instance or container role), or set "
+    "access_key_id and secret_access_key in [providers.bedrock]"
+)
+MODEL_ACCESS_ADVICE = (
+    "your AWS account may not have been granted access to this model: in the Amazon Bedrock console, open "
+    "Model access for this region, click Edit, select the model, Save changes, and wait for 'Access granted'"
+)
+REGION_ADVICE = (
+    "make sure the region ({region}) is one where you have access to the model (see Model access in the "
+    "Bedrock console) and that your credentials allow bedrock:InvokeModel there"
+)
+NOT_FOUND_ADVICE = (
+    "the model may not be available in {region} or may be deprecated: check the region, check that the "
+    "model id is current (`genai models --provider bedrock`), or use an inference profile id such as us.<model id>"
+)
+
+#: Error codes (case-insensitive: event-stream exceptions are spelled throttlingException).
+_BY_CODE: dict[str, type[ProviderError]] = {
+    "throttlingexception": RateLimitError,
+    "toomanyrequestsexception": RateLimitError,
+    "modeltimeoutexception": ProviderTimeoutError,
+    "requesttimeout": ProviderTimeoutError,
+    "servicequotaexceededexception": QuotaExceededError,
+    "modelnotreadyexception": ServiceUnavailableError,
+    "serviceunavailableexception": ServiceUnavailableError,
+    "internalserverexception": ServiceUnavailableError,
+    "internalfailure": ServiceUnavailableError,
+    "accessdeniedexception": PermissionDeniedError,
+    "accessdenied": PermissionDeniedError,
+    "resourcenotfoundexception": NotFoundError,
+    "unrecognizedclientexception": AuthenticationError,
+    "invalidsignatureexception": AuthenticationError,
+    "incompletesignature": AuthenticationError,
+    "invalidclienttokenid": AuthenticationError,
+    "signaturedoesnotmatch": AuthenticationError,
+    "expiredtokenexception": AuthenticationError,
+    "expiredtoken": AuthenticationError,
+    "validationexception": BadRequestError,
+    "conflictexception": BadRequestError,
+    "modelerrorexception": ProviderError,
+    "modelstreamerrorexception": ProviderError,
+}
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: ProviderTimeoutError,
+    429: RateLimitError,
+}
+_CONTEXT_LENGTH = re.compile(
+    r"too long|too many (input )?tokens|context (length|window)|maximum (context|input|prompt)|"
+    r"exceeds? the (model'?s? )?(max|context|input)|input length|prompt is too long",
+    re.IGNORECASE,
+)
+
+
+def _advice(cls: type[ProviderError], code: str, message: str, region: str | None) -> str:
+    where = region or "the configured region"
+    lowered = message.lower()
+    if cls is PermissionDeniedError:
+        return f"{MODEL_ACCESS_ADVICE}; also {REGION_ADVICE.format(region=where)}"
+    if cls is NotFoundError:
+        return NOT_FOUND_ADVICE.format(region=where)
+    if cls is AuthenticationError:
+        if "expired" in lowered or code.lower().startswith("expiredtoken"):
+            return "the credentials have expired: refresh them (`aws sso login`, or new session credentials)"
+        return f"AWS rejected the credentials: {CREDENTIALS_ADVICE}"
+    if cls is RateLimitError:
+        return "Bedrock throttled the call; the host retries it. Lower the request rate or ask for a higher quota"
+    if cls is QuotaExceededError:
+        return (
+            "a service quota is used up: request an increase in the Service Quotas console, "
+            "or buy provisioned throughput"
+        )
+    if cls is ContentFilteredError:
+        return "the provider's content filter blocked the prompt or the answer: change the prompt"
+    if cls is ContextLengthError:
+        return "the input is longer than the model's context window: shorten the history, prompt or documents"
+    if cls is ServiceUnavailableError and code.lower() == "modelnotreadyexception":
+        return "the model is not ready to serve yet; the host retries it"
+    if cls is ProviderTimeoutError:
+        return "the model did not answer in time; the host retries it. Raise read_timeout for long answers"
+    if cls is BadRequestError:
+        if "inference profile" in lowered:
+            return "this model is served through inference profiles only: use an inference profile id (us.<model id>)"
+        if "access" in lowered and "model" in lowered:
+            return MODEL_ACCESS_ADVICE
+        return "Bedrock rejected the request; check the model's parameters and limits"
+    return "see the error code and message, and the Bedrock documentation of the model"
+
+
+def error_from_client_error(exc: Any, *, region: str | None = None, model_id: str | None = None) -> ProviderError:
+    """The core error for a botocore ``ClientError`` (``EventStreamError`` included)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    metadata = response.get("ResponseMetadata", {})
+    status = metadata.get("HTTPStatusCode")
+    if status is None:
+        # An exception event inside a stream has no HTTP status of its own; use the shape's.
+        status = {"throttlingexception": 429, "validationexception": 400, "serviceunavailableexception": 503}.get(
+            code.lower(), 500 if "internal" in code.lower() else None
+        )
+    cls = _BY_CODE.get(code.lower())
+    if cls is None:
+        cls = (
+            ServiceUnavailableError
+            if isinstance(status, int) and status >= 500
+            else _BY_STATUS.get(status or 0, ProviderError)
+        )
+    if cls is BadRequestError and _CONTEXT_LENGTH.search(message):
+        cls = ContextLengthError
+    if (
+        cls is BadRequestError
+        and "blocked" in message.lower()
+        and ("filter" in message.lower() or "guardrail" in message.lower())
+    ):
+        cls = ContentFilteredError
+    headers = metadata.get("HTTPHeaders", {})
+    retry_after = _seconds(headers.get("retry-after"))
+    subject = f"model {model_id}" if model_id else "the call"
+    text = f"Bedrock refused {subject}: {code or 'error'}"
+    if status:
+        text += f" ({status})"
+    if message:
+        text += f": {message.rstrip('. ')}"
+    advice = _advice(cls, code, message, region)
+    text += f". {advice[:1].upper()}{advice[1:]}"
+    return cls(text, provider=PROVIDER, status=status, code=code or None, body=message or None, retry_after=retry_after)
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        return float(value) if value is not None else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def translate(exc: Exception, *, region: str | None = None, model_id: str | None = None) -> GenAIError | None:
+    """The core error for a botocore error, or None when ``exc`` is not one."""
+    from botocore import exceptions as bce  # type: ignore[import-untyped]  # noqa: PLC0415
+    from botocore.eventstream import ParserError  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    if isinstance(exc, bce.ClientError):
+        return error_from_client_error(exc, region=region, model_id=model_id)
+    if isinstance(exc, bce.ReadTimeoutError | bce.ConnectTimeoutError):
+        return ProviderTimeoutError(
+            f"Bedrock did not answer in time ({exc}); the host retries it. Raise read_timeout or connect_timeout "
+            "in [providers.bedrock] for long answers",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, bce.ConnectionError | bce.HTTPClientError):
+        return ServiceUnavailableError(
+            f"cannot reach Bedrock: {exc}; check the network, the region and any AWS_ENDPOINT_URL_* setting",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
+        return MissingCredentialsError(f"no usable AWS credentials were found ({exc}): {CREDENTIALS_ADVICE}")
+    if isinstance(exc, bce.SSOError | bce.TokenRetrievalError):
+        return MissingCredentialsError(f"the AWS SSO session cannot be used ({exc}): run `aws sso login` and try again")
+    if isinstance(exc, bce.ProfileNotFound):
+        return ConfigurationError(
+            f"{exc}: set profile in [providers.bedrock] or AWS_PROFILE to a profile of ~/.aws/config"
+        )
+    if isinstance(exc, bce.NoRegionError):
+        return ConfigurationError("no AWS region is configured: set region in [providers.bedrock], or AWS_REGION")
+    if isinstance(exc, bce.ParamValidationError):
+        return ValidationError(f"the request does not fit Bedrock's API: {exc}")
+    if isinstance(exc, ParserError):
+        return ServiceUnavailableError(
+            f"the answer's event stream was damaged in transit ({exc}); the answer is incomplete, try again",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, bce.BotoCoreError):
+        return ServiceUnavailableError(f"the AWS SDK failed: {exc}", provider=PROVIDER)
+    return None
+
+
+@contextmanager
+def translated_errors(*, region: str | None = None, model_id: str | None = None) -> Iterator[None]:
+    """Re-raise botocore errors inside the block as core errors, keeping the cause."""
+    try:
+        yield
+    except GenAIError:
+        raise
+    except Exception as exc:
+        error = translate(exc, region=region, model_id=model_id)
+        if error is None:
+            raise
+        raise error from exc
