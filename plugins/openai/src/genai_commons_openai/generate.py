@@ -1,0 +1,57 @@
+"""Image generation calls, sync and async: one request, or one per image for DALL·E 3 (those run
+concurrently in the async API), merged into one response."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .calls import apost_json, parsed, post_json
+from .errors import TRANSLATED, translate
+from .images import image_body, image_requests, image_response, merge_images, timeout_of
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genai_commons import DeployedModel, ImageOptions, Response
+
+    from .endpoint import Endpoint
+    from .plugin import OpenAIProvider
+
+__all__ = ["generate_image", "generate_image_async"]
+
+
+def _prepare(
+    provider: OpenAIProvider, model: DeployedModel, prompt: str, options: ImageOptions
+) -> tuple[Endpoint, httpx.URL, list[dict[str, Any]]]:
+    endpoint = provider.ready()
+    spec = provider.spec(model.model_id)
+    bodies = [image_body(spec, prompt, options, n, model.ref) for n in image_requests(spec, options)]
+    return endpoint, provider.url("images/generations", spec.wire_id), bodies
+
+
+def generate_image(provider: OpenAIProvider, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
+    endpoint, url, bodies = _prepare(provider, model, prompt, options)
+    client, timeout = provider.clients.sync(), timeout_of(options)
+    try:
+        responses = [parsed(post_json(client, endpoint, url, body, timeout), image_response) for body in bodies]
+    except TRANSLATED as exc:
+        raise translate(provider.name, endpoint.base_url, exc) from exc
+    return merge_images(responses)
+
+
+async def generate_image_async(
+    provider: OpenAIProvider, model: DeployedModel, prompt: str, options: ImageOptions
+) -> Response:
+    endpoint, url, bodies = _prepare(provider, model, prompt, options)
+    client, timeout = provider.clients.async_(), timeout_of(options)
+
+    async def one(body: dict[str, Any]) -> Response:
+        response: Response = parsed(await apost_json(client, endpoint, url, body, timeout), image_response)
+        return response
+
+    try:
+        responses = await asyncio.gather(*(one(body) for body in bodies))
+    except TRANSLATED as exc:
+        raise translate(provider.name, endpoint.base_url, exc) from exc
+    return merge_images(list(responses))

@@ -1,0 +1,226 @@
+"""The providers: ``openai`` (OpenAI and any OpenAI-compatible server) and ``azure`` (Azure OpenAI).
+
+Both speak the same HTTP API through httpx; they differ in where requests go and how they
+authenticate (:mod:`.endpoint`) and in what a model reference names: an OpenAI model id
+(``openai:gpt-4o-mini``, ``openai:llama3.2`` on Ollama) or an Azure deployment
+(``azure:my-gpt4o``). Every method makes one API call per batch; the host owns retries, the tool
+loop and usage. The modules that build and read requests load with the first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from genai_commons import DeployedModel, Provider, ProviderSettings
+
+from .catalog import KNOWN, ModelSpec, listed_remotely, spec_for, specs_from_settings
+from .clients import Clients
+from .endpoint import Endpoint, azure_endpoint, openai_endpoint
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genai_commons import (
+        ChatStreamEvent,
+        ChunkCollection,
+        EmbeddingsOptions,
+        EmbeddingsResponse,
+        ImageOptions,
+        Request,
+        Response,
+    )
+
+__all__ = ["AzureOpenAIProvider", "OpenAIProvider"]
+
+_LISTING_TIMEOUT = 10.0
+
+
+def _log() -> Any:
+    from genai_commons import get_logger  # noqa: PLC0415 - quiet by default: warnings to stderr
+
+    return get_logger(__name__)
+
+
+class OpenAIProvider(Provider):
+    """OpenAI's API, or any server that speaks it (Ollama, vLLM, llama.cpp server, LM Studio).
+
+    Settings (``[providers.openai]``; the environment variable wins): ``api_key``
+    (``OPENAI_API_KEY``), ``base_url`` (``OPENAI_BASE_URL``), ``organization``
+    (``OPENAI_ORG_ID``), ``project`` (``OPENAI_PROJECT_ID``), ``timeout``, ``connect_timeout``,
+    ``max_connections``, ``max_keepalive_connections``, ``stream_usage``, ``embedding_encoding``,
+    ``embedding_batch_tokens``, ``embedding_concurrency``, ``discover`` (list ``GET /models``) and
+    ``[providers.openai.models.ID]`` tables; see ``docs/openai.md``.
+
+    :param transport: an ``httpx`` transport to use instead of the network (tests).
+    :param async_transport: the same for the async API; by default ``transport`` when it can.
+    """
+
+    name = "openai"
+    description = "OpenAI and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)"
+    _section = "models"
+
+    def __init__(
+        self, transport: httpx.BaseTransport | None = None, *, async_transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        super().__init__()
+        self.clients = Clients(transport, async_transport)
+        self.endpoint: Endpoint | None = None
+        self._configured: dict[str, ModelSpec] = {}
+        self._specs: dict[str, ModelSpec] = {}
+        self._remote: list[str] | None = None
+        self._discover = True
+        self._urls: dict[tuple[str, str | None], httpx.URL] = {}
+
+    # -- configuration and discovery ----------------------------------------------------------
+
+    def _make_endpoint(self, settings: ProviderSettings) -> Endpoint:
+        return openai_endpoint(settings)
+
+    def configure(self, settings: ProviderSettings) -> None:
+        endpoint = self._make_endpoint(settings)
+        configured = specs_from_settings(self.name, self._section, settings.get(self._section), azure=endpoint.azure)
+        self._discover = not endpoint.azure and settings.get_bool("discover", default=True)
+        self.clients.reset()
+        self.endpoint = self.clients.endpoint = endpoint
+        self._configured, self._specs, self._remote, self._urls = configured, {}, None, {}
+
+    def ready(self) -> Endpoint:
+        """The endpoint; a provider used without a host configures itself from the environment."""
+        if self.endpoint is None:  # used without a host: the environment alone
+            self.configure(ProviderSettings(name=self.name))
+        assert self.endpoint is not None
+        return self.endpoint
+
+    def spec(self, model_id: str) -> ModelSpec:
+        """What the plugin knows about ``model_id``: its capabilities and wire details."""
+        spec = self._specs.get(model_id)
+        if spec is None:
+            self.ready()
+            spec = self._specs[model_id] = spec_for(model_id, self._configured)
+        return spec
+
+    def url(self, operation: str, wire_id: str | None = None) -> httpx.URL:
+        """The URL of an operation, parsed once (httpx would parse a string on every request)."""
+        url = self._urls.get((operation, wire_id))
+        if url is None:
+            import httpx  # noqa: PLC0415
+
+            url = self._urls[operation, wire_id] = httpx.URL(self.ready().url(operation, wire_id))
+        return url
+
+    def _remote_ids(self) -> list[str]:
+        """Ids from ``GET /models``, once per provider; none when listing is off or fails."""
+        endpoint = self.ready()
+        if self._remote is not None or not self._discover or (endpoint.official and endpoint.api_key is None):
+            return self._remote or []
+        from .calls import get_json  # noqa: PLC0415
+
+        try:
+            data = get_json(self.clients.sync(), endpoint, self.url("models"), _LISTING_TIMEOUT)
+            self._remote = [str(item["id"]) for item in data["data"]]
+        except Exception as exc:
+            _log().warning("models_listing_failed", provider=self.name, error=f"{type(exc).__name__}: {exc}")
+            return []
+        return self._remote
+
+    def models(self) -> Iterable[DeployedModel]:
+        endpoint = self.ready()
+        ids = dict.fromkeys(self._configured)
+        if endpoint.official:
+            ids.update(dict.fromkeys(KNOWN))
+        ids.update(dict.fromkeys(i for i in self._remote_ids() if listed_remotely(i)))
+        return [self.spec(model_id).deployed(self.name, model_id) for model_id in ids]
+
+    def resolve_model(self, model_id: str) -> DeployedModel | None:
+        """Any id resolves: known and configured ones with their capabilities, others with
+        conservative defaults (the server says whether it has the model)."""
+        return self.spec(model_id).deployed(self.name, model_id)
+
+    # -- capabilities: each in its own module, loaded with the first call --------------------
+
+    def chat(self, model: DeployedModel, request: Request) -> Response:
+        from .chat import chat  # noqa: PLC0415
+
+        return chat(self, model, request)
+
+    async def chat_async(self, model: DeployedModel, request: Request) -> Response:
+        from .chat import chat_async  # noqa: PLC0415
+
+        return await chat_async(self, model, request)
+
+    def chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
+        from .chat import chat_stream  # noqa: PLC0415
+
+        return chat_stream(self, model, request)
+
+    def chat_stream_async(self, model: DeployedModel, request: Request) -> AsyncIterator[ChatStreamEvent]:
+        from .chat import chat_stream_async  # noqa: PLC0415
+
+        return chat_stream_async(self, model, request)
+
+    def embed(self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse:
+        from .embed import embed  # noqa: PLC0415
+
+        return embed(self, model, chunks, options)
+
+    async def embed_async(
+        self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse:
+        from .embed import embed_async  # noqa: PLC0415
+
+        return await embed_async(self, model, chunks, options)
+
+    def generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
+        from .generate import generate_image  # noqa: PLC0415
+
+        return generate_image(self, model, prompt, options)
+
+    async def generate_image_async(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
+        from .generate import generate_image_async  # noqa: PLC0415
+
+        return await generate_image_async(self, model, prompt, options)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled clients (``Host.close()`` calls this)."""
+        self.clients.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled clients from async code."""
+        await self.clients.aclose()
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """Azure OpenAI: the deployments of one resource, by ``api-key`` or Entra ID bearer token.
+
+    Settings (``[providers.azure]``; the environment variable wins): ``endpoint``
+    (``AZURE_OPENAI_ENDPOINT``), ``api_key`` (``AZURE_OPENAI_API_KEY``), ``ad_token``
+    (``AZURE_OPENAI_AD_TOKEN``), ``api_version`` (``OPENAI_API_VERSION``), the client settings of
+    ``openai``, and ``[providers.azure.deployments.NAME]`` tables naming each deployment's model.
+
+    :param token_provider: returns a fresh Entra ID token for each request (for example
+        ``azure.identity.get_bearer_token_provider(credential, "https://cognitiveservices.azure.com/.default")``).
+    """
+
+    name = "azure"
+    description = "Azure OpenAI deployments (api-key or Entra ID)"
+    _section = "deployments"
+
+    def __init__(
+        self,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        token_provider: Callable[[], str] | None = None,
+    ) -> None:
+        super().__init__(transport, async_transport=async_transport)
+        self._token_provider = token_provider
+
+    def _make_endpoint(self, settings: ProviderSettings) -> Endpoint:
+        return azure_endpoint(settings, self._token_provider)
+
+    def models(self) -> Iterable[DeployedModel]:
+        self.ready()
+        return [self.spec(name).deployed(self.name, name) for name in self._configured]

@@ -1,0 +1,5 @@
+"""``python -m genai_commons_openai.testing``: serve the fake OpenAI API on a loopback port."""
+
+from .server import main
+
+main()

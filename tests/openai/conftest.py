@@ -1,0 +1,87 @@
+"""Fixtures of the OpenAI plugin's tests: the fake OpenAI service, served over loopback HTTP or
+through ``httpx.MockTransport``, and hosts configured to use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
+from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
+
+from genai_commons import Config, Host, RetryPolicy
+from genai_commons.testing import UsageRecorder
+
+KEY = "sk-test"
+NO_WAIT = RetryPolicy(max_attempts=3, initial_delay=0, max_delay=0, max_retry_after=5)
+
+
+@pytest.fixture
+def service() -> FakeOpenAI:
+    return FakeOpenAI(api_key=KEY, slow_seconds=2.0)
+
+
+@pytest.fixture
+def server(service: FakeOpenAI) -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(service) as running:
+        yield running
+
+
+@pytest.fixture
+def recorder() -> UsageRecorder:
+    return UsageRecorder()
+
+
+HostFactory = Callable[..., Host]
+
+
+@pytest.fixture
+def openai_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
+    """``openai_host(**settings)``: a host whose ``openai`` provider talks to the loopback server."""
+    hosts: list[Host] = []
+
+    def make(plugin: Any = OpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+        table = {"base_url": server.url, "api_key": KEY, **settings}
+        config = Config.defaults(tmp_path, retry=retry, providers={"openai": table})
+        host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.close()
+
+
+@pytest.fixture
+def azure_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
+    """``azure_host(**settings)``: a host whose ``azure`` provider talks to the loopback server."""
+    hosts: list[Host] = []
+
+    def make(plugin: Any = AzureOpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+        table = {"endpoint": server.endpoint, "api_key": KEY, **settings}
+        config = Config.defaults(tmp_path, retry=retry, providers={"azure": table})
+        host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.close()
+
+
+@pytest.fixture
+def mock_host(service: FakeOpenAI, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
+    """``mock_host(**settings)``: the fake served in-process through ``httpx.MockTransport``."""
+    hosts: list[Host] = []
+
+    def make(retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+        config = Config.defaults(tmp_path, retry=retry, providers={"openai": {"api_key": KEY, **settings}})
+        host = Host(config, load_entry_points=False, plugins=[OpenAIProvider(service.transport()), recorder])
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.close()
