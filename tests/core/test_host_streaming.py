@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from genai_commons import (
+    DeployedModel,
+    Provider,
     Request,
     ServiceUnavailableError,
     StopReason,
@@ -95,3 +97,51 @@ def test_async_streaming_gives_the_same_result(setup: Any) -> None:
     assert "".join(pieces) == text == "echo: hello async world"
     assert host.stream("fake:chat", "hello async world").collect().text == text
     assert len(recorder.records) == 2
+
+
+class _Closable(Provider):
+    """A streaming provider whose event iterators record whether they were closed."""
+
+    name = "closable"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: list[str] = []
+
+    def models(self):
+        return [DeployedModel(provider="closable", model_id="m", supports_streaming=True)]
+
+    def chat_stream(self, model, request):
+        try:
+            for word in ("one ", "two ", "three"):
+                yield TextDelta(text=word)
+            yield StreamEnd()
+        finally:
+            self.closed.append("sync")
+
+    async def chat_stream_async(self, model, request):
+        try:
+            for word in ("one ", "two ", "three"):
+                yield TextDelta(text=word)
+            yield StreamEnd()
+        finally:
+            self.closed.append("async")
+
+
+def test_closing_an_abandoned_stream_closes_the_providers_iterator(make_host) -> None:
+    provider = _Closable()
+    host = make_host(provider)
+    stream = host.stream("closable:m", "hi")
+    assert next(iter(stream)).text == "one "
+    stream.close()
+    assert provider.closed == ["sync"]
+    assert stream.response is None
+
+    async def go() -> None:
+        astream = await host.astream("closable:m", "hi")
+        async for _event in astream:
+            break
+        await astream.aclose()
+
+    asyncio.run(go())
+    assert provider.closed == ["sync", "async"]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +134,7 @@ class ChatCalls(HostBase):
             return iterator, next(iterator, _END)
 
         iterator, first = call_with_retry(self.config.retry, "chat_stream", open_stream)
-        events = iter(()) if first is _END else itertools.chain([first], iterator)
+        events = _prepend_sync(first, iterator)
         return ChatStream(events, deployed.provider, started, lambda r: self._record_response(deployed, "chat", r, 1))
 
     async def astream(
@@ -169,9 +168,28 @@ def _aggregate(responses: list[Response]) -> Response:
     return aggregate(responses)
 
 
+def _prepend_sync(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    """``first`` then ``rest``; closing this closes the provider's iterator (its HTTP response)."""
+    try:
+        if first is _END:
+            return
+        yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+
+
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    if first is _END:
-        return
-    yield first
-    async for item in rest:
-        yield item
+    """``first`` then ``rest``; closing this closes the provider's async iterator."""
+    try:
+        if first is _END:
+            return
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
