@@ -35,8 +35,10 @@ from .model import (
     Capability,
     ChatStreamEvent,
     Chunk,
+    EmbeddingsOptions,
     Filter,
     Function,
+    ImageOptions,
     KnowledgeBaseChunk,
     Modality,
     Request,
@@ -224,7 +226,7 @@ def _build() -> cattrs.Converter:
         lambda v, _: None if v is None else c.structure(v, Filter),  # type: ignore[arg-type]
     )
 
-    # Request.provider_options: registered attrs classes, tagged by import name.
+    # provider_options (Request, ImageOptions, EmbeddingsOptions): registered attrs classes, tagged by import name.
     def unstructure_options(options: tuple[Any, ...]) -> list[dict[str, Any]]:
         out = []
         for option in options:
@@ -248,15 +250,16 @@ def _build() -> cattrs.Converter:
             out.append(c.structure(data, cls))
         return tuple(out)
 
-    c.register_unstructure_hook(
-        Request, make_dict_unstructure_fn(Request, c, provider_options=override(unstruct_hook=unstructure_options))
-    )
-    c.register_structure_hook(
-        Request,
-        _mapping_only(
-            Request, make_dict_structure_fn(Request, c, provider_options=override(struct_hook=structure_options))
-        ),
-    )
+    for owner in (Request, ImageOptions, EmbeddingsOptions):
+        c.register_unstructure_hook(
+            owner, make_dict_unstructure_fn(owner, c, provider_options=override(unstruct_hook=unstructure_options))
+        )
+        c.register_structure_hook(
+            owner,
+            _mapping_only(
+                owner, make_dict_structure_fn(owner, c, provider_options=override(struct_hook=structure_options))
+            ),
+        )
     return c
 
 

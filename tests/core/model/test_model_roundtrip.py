@@ -437,3 +437,17 @@ def unstructure_as(value: Any, type_: Any) -> Any:
     from genai_commons.serialization import converter
 
     return converter().unstructure(value, unstructure_as=type_)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ImageOptions(width=512, height=512).with_options(DemoOptions(guardrail="images")),
+        EmbeddingsOptions(dimensions=256).with_options(DemoOptions(guardrail="vectors", trace=True)),
+    ],
+)
+def test_image_and_embedding_options_carry_provider_options(options: ImageOptions | EmbeddingsOptions) -> None:
+    assert options.option(DemoOptions) is options.provider_options[0]
+    assert options.option(str) is None
+    assert from_json(to_json(options), type(options)) == options
+    assert unstructure(options)["provider_options"][0]["type"] == f"{__name__}:DemoOptions"

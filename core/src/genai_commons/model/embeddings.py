@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any, TypeVar
 
+import attrs
 from attrs import field, frozen
 
 from ..errors import ValidationError
 from ._validators import embedding_purpose, in_range
 from .enums import EmbeddingPurpose
 from .knowledge import ChunkCollection, FloatArray
+
+T = TypeVar("T")
 
 
 @frozen(kw_only=True)
@@ -22,6 +26,20 @@ class EmbeddingsOptions:
     purpose: EmbeddingPurpose = field(default=EmbeddingPurpose.DOCUMENT, converter=embedding_purpose)
     #: Ask the model for unit-length vectors, where it offers the choice.
     normalize: bool = True
+
+    #: Provider-specific option objects (a plugin's own small frozen class); see :meth:`option`.
+    provider_options: tuple[Any, ...] = field(default=(), converter=tuple)
+
+    def with_options(self, *options: Any) -> EmbeddingsOptions:
+        """A copy carrying provider-specific option objects (each plugin reads its own type)."""
+        return attrs.evolve(self, provider_options=(*self.provider_options, *options))
+
+    def option(self, kind: type[T]) -> T | None:
+        """The provider option object of the given type, or None."""
+        for option in self.provider_options:
+            if isinstance(option, kind):
+                return option
+        return None
 
 
 @frozen(kw_only=True)

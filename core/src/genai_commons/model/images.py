@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+import attrs
 from attrs import field, frozen
 
 from ._validators import image_generation_type, in_range
 from .enums import ImageGenerationType
+
+T = TypeVar("T")
 
 
 @frozen(kw_only=True)
@@ -22,3 +27,16 @@ class ImageOptions:
     generation_type: ImageGenerationType = field(
         default=ImageGenerationType.TEXT_TO_IMAGE, converter=image_generation_type
     )
+    #: Provider-specific option objects (a plugin's own small frozen class); see :meth:`option`.
+    provider_options: tuple[Any, ...] = field(default=(), converter=tuple)
+
+    def with_options(self, *options: Any) -> ImageOptions:
+        """A copy carrying provider-specific option objects (each plugin reads its own type)."""
+        return attrs.evolve(self, provider_options=(*self.provider_options, *options))
+
+    def option(self, kind: type[T]) -> T | None:
+        """The provider option object of the given type, or None."""
+        for option in self.provider_options:
+            if isinstance(option, kind):
+                return option
+        return None
