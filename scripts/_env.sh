@@ -7,6 +7,10 @@ ensure_venv() {
     echo "== creating $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
+  # torch's CPU build before anything pulls torch in (genai-commons-local, through
+  # sentence-transformers): a plain install resolves to the CUDA build, several GB. The pin matches
+  # the local CPU wheel (2.13.0+cpu); a no-op once installed.
+  "$VENV/bin/python" -m pip install --quiet torch==2.13.0
   echo "== installing (pinned by constraints.txt)"
   local packages=(-e ./core)
   for plugin in plugins/*/; do

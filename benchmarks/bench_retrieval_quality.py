@@ -1,0 +1,152 @@
+"""Retrieval quality on the project's own docs/: recall@5 of the local embedding model
+(``local:all-MiniLM-L6-v2`` in the local store), next to a TF-IDF keyword baseline over the same
+chunks, in the same run.
+
+docs/ is ingested through the host's ingestion pipeline (Loader, the default Markdown chunker,
+``ingest_documents``) into a temporary store. Each labelled question names the page(s) that
+answer it; a question counts as found at k when one of the k nearest chunks comes from such a
+page. Questions whose page is not in docs/ are left out (and listed).
+
+    .venv/bin/python benchmarks/bench_retrieval_quality.py [--k 5] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from genai_commons_local import LocalProvider
+
+from genai_commons import Config, Host, KnowledgeBaseChunk
+from genai_commons.knowledge.loaders import Loader
+from genai_commons.knowledge.pipeline import ingest_documents
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+#: Question -> the pages (paths relative to docs/) that answer it. Worded unlike the pages.
+LABELLED: list[tuple[str, set[str]]] = [
+    ("How can I keep a record of how many tokens every call consumed?", {"usage.md"}),
+    ("How long are usage rows kept, and how are old ones removed?", {"usage.md"}),
+    ("Export the token usage report as CSV", {"usage.md"}),
+    ("Which environment variable points at another configuration file?", {"configuration.md"}),
+    ("How do I stop some plugins from loading?", {"configuration.md", "index.md"}),
+    ("How does the host wait and try again after a throttled request?", {"index.md", "configuration.md"}),
+    ("Run several chat requests at the same time with asyncio", {"index.md"}),
+    ("Sign requests to Amazon OpenSearch Serverless with AWS credentials", {"opensearch.md"}),
+    ("What does the index of one OpenSearch collection look like?", {"opensearch.md"}),
+    ("Apply a guardrail to Claude on AWS", {"bedrock.md"}),
+    ("Which AWS region and profile are used for Bedrock calls?", {"bedrock.md"}),
+    ("Call a model deployment on Azure instead of OpenAI", {"openai.md"}),
+    ("Make the model answer with JSON that follows a schema", {"openai.md"}),
+    ("What happens when the monthly token quota of a Mendix resource pack runs out?", {"mxcloud.md"}),
+    ("Where do the Mendix Cloud GenAI connection keys come from?", {"mxcloud.md"}),
+    ("Write my own provider package that the host discovers", {"plugin-authors.md"}),
+    ("Test a provider plugin against the conformance suite", {"plugin-authors.md"}),
+    ("Which hooks stop at the first result that is not None?", {"hooks.md"}),
+    ("Why are the domain objects immutable, and how do I edit a request?", {"domain-model.md"}),
+    ("Combine metadata conditions with and, or and not", {"domain-model.md", "knowledge-bases.md", "local.md"}),
+    ("Split Markdown files into chunks at their headings", {"knowledge-bases.md"}),
+    ("Answer a question from retrieved chunks with references to the sources", {"knowledge-bases.md"}),
+    ("Which command lists the models of every installed plugin?", {"cli.md"}),
+    ("Search a knowledge base from the terminal with JSON output", {"cli.md", "knowledge-bases.md"}),
+    ("Where is the local knowledge base file, and how do I put it elsewhere?", {"local.md"}),
+    ("When does the local store switch from exact search to an approximate index?", {"local.md"}),
+    ("Is a crash in the middle of an ingestion safe for the local store?", {"local.md"}),
+]
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+class TfIdf:
+    """The baseline: TF-IDF vectors (log-scaled term frequency, smoothed idf), cosine similarity."""
+
+    def __init__(self, chunks: list[KnowledgeBaseChunk]) -> None:
+        self.chunks = chunks
+        counts = [Counter(words(c.input_text)) for c in chunks]
+        df = Counter(term for count in counts for term in count)
+        self.idf = {term: math.log((1 + len(chunks)) / (1 + n)) + 1 for term, n in df.items()}
+        self.vectors = [self._vector(count) for count in counts]
+
+    def _vector(self, count: Counter[str]) -> dict[str, float]:
+        vector = {t: (1 + math.log(n)) * self.idf.get(t, 0.0) for t, n in count.items()}
+        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        return {t: v / norm for t, v in vector.items()}
+
+    def search(self, question: str, k: int) -> list[KnowledgeBaseChunk]:
+        q = self._vector(Counter(words(question)))
+        scores = [sum(w * vector.get(t, 0.0) for t, w in q.items()) for vector in self.vectors]
+        best = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+        return [self.chunks[i] for i in best]
+
+
+def rank(found: list[KnowledgeBaseChunk], expected: set[str]) -> int | None:
+    """The 1-based rank of the first chunk from an expected page, or None."""
+    return next((i for i, c in enumerate(found, 1) if c.source_id in expected), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--verbose", action="store_true", help="print every question's ranks")
+    args = parser.parse_args()
+    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    labelled = [(q, expected & pages) for q, expected in LABELLED if expected & pages]
+    missing = [q for q, expected in LABELLED if not expected & pages]
+
+    with tempfile.TemporaryDirectory() as home:
+        host = Host(Config.defaults(home), load_entry_points=False, plugins=[LocalProvider])
+        started = time.perf_counter()
+        host.embed("local:all-MiniLM-L6-v2", "warm up")  # loads torch and the model
+        load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        report = ingest_documents(host, "docs", Loader().load([DOCS]), progress=False)
+        ingest_s = time.perf_counter() - started
+        chunks = host.list_chunks("docs", limit=10_000)
+        baseline = TfIdf(chunks)
+        model_ranks, baseline_ranks, query_s = [], [], []
+        for question, expected in labelled:
+            started = time.perf_counter()
+            found = list(host.retrieve("docs", question, k=args.k))
+            query_s.append(time.perf_counter() - started)
+            model_ranks.append(rank(found, expected))
+            baseline_ranks.append(rank(baseline.search(question, args.k), expected))
+            if args.verbose:
+                print(f"{model_ranks[-1]!s:>5} {baseline_ranks[-1]!s:>5}  {question}  -> {sorted(expected)}")
+        host.close()
+
+    def recall(ranks: list[int | None], at: int) -> float:
+        return sum(1 for r in ranks if r is not None and r <= at) / len(ranks)
+
+    def mrr(ranks: list[int | None]) -> float:
+        return sum(1 / r for r in ranks if r is not None) / len(ranks)
+
+    print(f"docs/ pages, chunks                   {len(pages)} pages, {len(chunks)} chunks ({report.tokens:,} tokens)")
+    print(f"model load (torch, weights)            {load_s:8.1f} s")
+    print(f"ingest with local:all-MiniLM-L6-v2     {ingest_s:8.1f} s  ({len(chunks) / ingest_s:,.0f} chunks/s)")
+    left_out = f" ({len(missing)} left out)" if missing else ""
+    print(f"labelled questions                     {len(labelled)}{left_out}")
+    print(f"                                   recall@1  recall@{args.k}  MRR@{args.k}")
+    print(
+        f"TF-IDF keywords (baseline)         {recall(baseline_ranks, 1):8.2f}  {recall(baseline_ranks, args.k):8.2f}"
+        f"  {mrr(baseline_ranks):6.2f}"
+    )
+    print(
+        f"local:all-MiniLM-L6-v2             {recall(model_ranks, 1):8.2f}  {recall(model_ranks, args.k):8.2f}"
+        f"  {mrr(model_ranks):6.2f}"
+    )
+    print(f"query (embed + search) p50          {sorted(query_s)[len(query_s) // 2] * 1000:8.1f} ms")
+    for question in missing:
+        print(f"left out (no such page in docs/): {question}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The local provider: the embedded knowledge-base store and local embedding models.
+
+Thin on purpose: each method hands over to :mod:`.store` (SQLite), :mod:`.searcher` (exact and
+HNSW search) or :mod:`.embeddings` (sentence-transformers), under :func:`.errors.translated_errors`.
+Those modules (and sqlite3, numpy, faiss, torch) are imported on first use, not when the host
+discovers the plugin.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from genai_commons import KnowledgeBase, Provider
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from genai_commons import (
+        ChunkCollection,
+        DeployedModel,
+        EmbeddingsOptions,
+        EmbeddingsResponse,
+        Filter,
+        IngestMode,
+        IngestResult,
+        KnowledgeBaseChunk,
+        ProviderSettings,
+        RetrievalQuery,
+        RetrievalResult,
+    )
+
+    from .embeddings import SentenceModels
+    from .searcher import Searcher
+    from .settings import LocalSettings
+    from .store import CollectionInfo, KnowledgeStore
+
+NAME = "local"
+
+
+class LocalProvider(Provider):
+    """Knowledge bases in an SQLite file next to the configuration, searched with numpy (exact)
+    or faiss HNSW (approximate), and sentence-transformers embeddings that run offline.
+
+    Settings: ``[providers.local]`` (see :mod:`genai_commons_local.settings`): ``database``,
+    ``index``, ``ann_threshold``, ``hnsw_*``, ``busy_timeout``, ``batch_size``, ``offline``,
+    ``device`` and the ``models`` table. A knowledge base ``local:NAME`` is the collection ``NAME``.
+    """
+
+    name = NAME
+    description = "Embedded knowledge-base store (SQLite, exact and HNSW search) and local embeddings."
+
+    def __init__(self, settings: LocalSettings | None = None, *, models: SentenceModels | None = None) -> None:
+        """:param settings: instead of ``[providers.local]`` (a host's configuration then wins).
+        :param models: the embedding models to use, to share loaded models between instances."""
+        super().__init__()
+        self._local = settings
+        self._lock = threading.Lock()
+        self._store: KnowledgeStore | None = None
+        self._searcher: Searcher | None = None
+        self._models = models
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configure(self, settings: ProviderSettings) -> None:
+        from .settings import LocalSettings  # noqa: PLC0415
+
+        if self.config is not None:
+            self.close()
+            self._local = LocalSettings.read(settings, self.config.home)
+
+    @property
+    def local_settings(self) -> LocalSettings:
+        """The settings in force (the defaults under the default home when used without a host)."""
+        if self._local is None:
+            from genai_commons import ProviderSettings  # noqa: PLC0415
+            from genai_commons.config import default_home  # noqa: PLC0415
+
+            from .settings import LocalSettings  # noqa: PLC0415
+
+            self._local = LocalSettings.read(ProviderSettings(name=NAME), default_home())
+        return self._local
+
+    def _parts(self) -> tuple[KnowledgeStore, Searcher]:
+        with self._lock:
+            if self._store is None or self._searcher is None:
+                from .searcher import Searcher  # noqa: PLC0415
+                from .store import KnowledgeStore  # noqa: PLC0415
+
+                settings = self.local_settings
+                self._store = KnowledgeStore(settings.database, timeout=settings.busy_timeout)
+                self._searcher = Searcher(self._store, settings, provider=NAME)
+            return self._store, self._searcher
+
+    def _sentence_models(self) -> SentenceModels:
+        with self._lock:
+            if self._models is None:
+                from .embeddings import SentenceModels  # noqa: PLC0415
+
+                self._models = SentenceModels()
+            return self._models
+
+    def _errors(self) -> AbstractContextManager[None]:
+        from .errors import translated_errors  # noqa: PLC0415
+
+        return translated_errors(NAME, self.local_settings.database)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+            self._store = self._searcher = None
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def models(self) -> Iterable[DeployedModel]:
+        from .embeddings import catalogue  # noqa: PLC0415
+
+        return catalogue(self.local_settings)
+
+    def knowledge_bases(self) -> Iterable[KnowledgeBase]:
+        store, _ = self._parts()
+        with self._errors():
+            return [self._knowledge_base(info, count) for info, count in store.collections_with_counts()]
+
+    def resolve_knowledge_base(self, name: str) -> KnowledgeBase | None:
+        store, _ = self._parts()
+        with self._errors():
+            info = store.collection(name)
+        return None if info is None else self._knowledge_base(info, None)
+
+    @staticmethod
+    def _knowledge_base(info: CollectionInfo, count: int | None) -> KnowledgeBase:
+        details = [] if count is None else [f"{count} chunks"]
+        if info.dimension is not None:
+            details.append(f"{info.dimension} dimensions")
+        return KnowledgeBase(
+            provider=NAME,
+            name=info.name,
+            collection=info.name,
+            embedding_model=info.embedding_model,
+            description="local collection" + (f" ({', '.join(details)})" if details else ""),
+        )
+
+    # -- embeddings ------------------------------------------------------------------------
+
+    def embed(self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse:
+        from genai_commons import EmbeddingsResponse  # noqa: PLC0415
+
+        started = time.perf_counter()
+        vectors, tokens = self._sentence_models().embed(self.local_settings, model.model_id, chunks.texts, options)
+        return EmbeddingsResponse(
+            chunks=chunks.with_vectors(vectors),
+            input_tokens=tokens,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            model_id=model.model_id,
+        )
+
+    # -- knowledge bases -------------------------------------------------------------------
+
+    def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
+        import attrs  # noqa: PLC0415
+
+        _, searcher = self._parts()
+        started = time.perf_counter()
+        with self._errors():
+            result = searcher.retrieve(knowledge_base.collection, query)
+        return attrs.evolve(result, duration_ms=(time.perf_counter() - started) * 1000)
+
+    def ingest(self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult:
+        from genai_commons import IngestMode  # noqa: PLC0415
+
+        from .wire import chunk_rows  # noqa: PLC0415
+
+        store, _ = self._parts()
+        rows = chunk_rows(chunks)
+        with self._errors():
+            return store.ingest(knowledge_base.collection, knowledge_base.embedding_model, rows, IngestMode(mode))
+
+    def stored_chunk_ids(
+        self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
+    ) -> Mapping[str, frozenset[str]]:
+        store, _ = self._parts()
+        with self._errors():
+            return store.stored_chunk_ids(knowledge_base.collection, source_ids)
+
+    def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
+        store, _ = self._parts()
+        with self._errors():
+            return store.delete_chunks(knowledge_base.collection, source_ids)
+
+    def drop_collection(self, knowledge_base: KnowledgeBase) -> bool:
+        store, searcher = self._parts()
+        with self._errors():
+            info = store.drop(knowledge_base.collection)
+            if info is not None:
+                searcher.forget(info)
+        return info is not None
+
+    def list_chunks(
+        self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
+    ) -> Sequence[KnowledgeBaseChunk]:
+        store, _ = self._parts()
+        with self._errors():
+            return store.list_chunks(knowledge_base.collection, filter, offset, limit)
