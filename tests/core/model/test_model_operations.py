@@ -488,3 +488,11 @@ def test_usage_is_metadata_only_with_an_aware_timestamp() -> None:
     usage = Usage(provider="openai", deployed_model_display_name="GPT", model_id="gpt", operation="chat")
     assert usage.timestamp.tzinfo is UTC
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.calls) == (0, 0, 0, 1)
+
+
+def test_knowledge_base_chunk_metadata_accepts_a_mapping() -> None:
+    from genai_commons import KnowledgeBaseChunk, MetadataCollection
+
+    chunk = KnowledgeBaseChunk(input_text="text", metadata={"lang": "en", "year": 2024})
+    assert isinstance(chunk.metadata, MetadataCollection)
+    assert chunk.metadata.as_dict() == {"lang": "en", "year": "2024"}

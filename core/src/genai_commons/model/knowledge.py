@@ -94,6 +94,11 @@ class MetadataCollection:
         return len(self.items)
 
 
+def to_metadata(value: MetadataCollection | Mapping[str, str] | Iterable[Metadata]) -> MetadataCollection:
+    """A :class:`MetadataCollection` from itself, a mapping, or pairs."""
+    return value if isinstance(value, MetadataCollection) else MetadataCollection(items=value)
+
+
 @frozen(kw_only=True)
 class Chunk:
     """A piece of text and, once embedded, its vector (``Chunk``)."""
@@ -124,7 +129,7 @@ class KnowledgeBaseChunk(Chunk):
     human_readable_id: str = field(default="", converter=str)
     source_id: str | None = None
     source_type: str | None = None
-    metadata: MetadataCollection = field(factory=MetadataCollection)
+    metadata: MetadataCollection = field(factory=MetadataCollection, converter=to_metadata)
     #: Cosine similarity to the query, on chunks returned by a retrieval.
     similarity: float | None = field(default=None, validator=in_range(-1.0001, 1.0001))
 
