@@ -9,18 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bedrock_models import REGION
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, attach
 
 from genai_commons import Config, Host, RetryPolicy
 from genai_commons.testing import UsageRecorder
-
-REGION = "us-east-1"
-CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
-TITAN_EMBED = "amazon.titan-embed-text-v2:0"
-COHERE_EMBED = "cohere.embed-english-v3"
-NOVA_CANVAS = "amazon.nova-canvas-v1:0"
-TITAN_IMAGE = "amazon.titan-image-generator-v2:0"
 
 
 @pytest.fixture(autouse=True)

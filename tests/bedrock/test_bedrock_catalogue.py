@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bedrock_models import CLAUDE
 from botocore.stub import Stubber
-from conftest import CLAUDE
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.catalogue import BUILT_IN, model_for_id
 from genai_commons_bedrock.testing import LocalBedrock

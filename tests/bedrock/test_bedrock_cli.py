@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import structlog
+from bedrock_models import CLAUDE, NOVA_CANVAS, TITAN_EMBED
 from click.testing import CliRunner, Result
-from conftest import CLAUDE, NOVA_CANVAS, TITAN_EMBED
-from genai_commons_bedrock.testing import LocalBedrockServer
+from genai_commons_bedrock.testing import Document, LocalBedrockServer
 
 from genai_commons.cli import main
 
@@ -110,3 +110,86 @@ def test_models_without_credentials_or_network(tmp_path: Path, monkeypatch: pyte
     assert models.exit_code == 0
     assert "bedrock:amazon.nova-pro-v1:0" in models.stdout
     assert "model_listing_failed" in models.stderr
+
+
+# -- knowledge bases and agents ------------------------------------------------------------------
+
+
+@pytest.fixture
+def handbook(cli_env: dict[str, str], server_env: LocalBedrockServer) -> LocalBedrockServer:
+    """A knowledge base and an agent on the server; ``handbook`` configured as a name for it."""
+    service = server_env.service
+    service.add_knowledge_base(
+        "handbook",
+        [
+            Document(uri="s3://docs/oncall.md", text="The on-call rotation changes every Monday.",
+                     metadata={"team": "platform"}),
+            Document(uri="s3://docs/lunch.md", text="Lunch is at noon.", metadata={"team": "office"}),
+        ],
+        knowledge_base_id="KBHANDBOOK",
+    )  # fmt: skip
+    service.add_agent("AGENT00001", knowledge_base_id="KBHANDBOOK")
+    home = Path(cli_env["GENAI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        "[providers.bedrock]\ningestion_poll_interval = 0.01\n\n"
+        '[knowledge_bases.handbook]\nprovider = "bedrock"\ncollection = "KBHANDBOOK"\n'
+    )
+    return server_env
+
+
+def test_kb_list_search_and_ask(handbook: LocalBedrockServer) -> None:
+    listed = genai("kb", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "bedrock:handbook  KBHANDBOOK" in listed.stdout
+    found = genai("kb", "search", "handbook", "on-call rotation", "-k", "2", "--filter", "team=platform")
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines()[:3] == [
+        "1. 0.655  oncall.md",
+        "   The on-call rotation changes every Monday.",
+        "   s3://docs/oncall.md",
+    ]
+    assert "lunch" not in found.stdout
+    sent = handbook.service.calls("retrieve")[-1]
+    assert sent.path == {"knowledgeBaseId": "KBHANDBOOK"}
+    assert sent.body["retrievalConfiguration"]["vectorSearchConfiguration"]["filter"] == {
+        "equals": {"key": "team", "value": "platform"}
+    }
+    asked = genai("kb", "ask", "bedrock:KBHANDBOOK", "When does the on-call rotation change?", "--model",
+                  f"bedrock:{CLAUDE}")  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    assert asked.stdout.startswith("The on-call rotation changes every Monday.")
+    assert "References:\n[1] oncall.md - s3://docs/oncall.md" in asked.stdout
+    as_json = json.loads(genai("kb", "ask", "handbook", "lunch?", "--model", f"bedrock:{CLAUDE}", "--json").stdout)
+    assert as_json["session_id"] and as_json["references"][0]["source"] == "s3://docs/lunch.md"
+
+
+def test_kb_ingest_without_a_path_and_kb_sync(handbook: LocalBedrockServer) -> None:
+    handbook.service.knowledge.put_document("KBHANDBOOK", Document(uri="s3://docs/new.md", text="Parking is free."))
+    synced = genai("kb", "ingest", "handbook")
+    assert synced.exit_code == 0, synced.output
+    assert "complete (3 scanned, 1 added, 0 modified, 0 deleted, 0 failed)" in synced.stdout
+    assert synced.stdout.endswith("synced bedrock:handbook: 1 job(s) finished\n")
+    assert "Parking is free." in genai("kb", "search", "handbook", "parking free").stdout
+    started = genai("kb", "sync", "bedrock:handbook", "--no-wait", "--json")
+    assert started.exit_code == 0, started.output
+    (job,) = json.loads(started.stdout)["jobs"]
+    assert job["status"] == "starting" and job["data_source_id"]
+    conflict = CliRunner().invoke(main, ["kb", "sync", "handbook"])
+    assert conflict.exit_code == 1 and "already running" in conflict.stderr
+
+
+def test_agent_invoke(handbook: LocalBedrockServer) -> None:
+    result = genai("-v", "agent", "invoke", "bedrock:AGENT00001", "When does the rotation change?", "--trace",
+                   "--session", "s-1", "--session-attribute", "user=ann")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "The on-call rotation changes every Monday. [session: user=ann]\n"
+    assert "[trace] orchestration: Look the question up in the knowledge base." in result.stderr
+    assert "session: s-1" in result.stderr
+    sent = handbook.service.calls("invoke_agent")[-1]
+    assert sent.path == {"agentId": "AGENT00001", "agentAliasId": "TSTALIASID", "sessionId": "s-1"}
+    data = json.loads(genai("agent", "invoke", "bedrock:AGENT00001", "rotation?", "--alias", "TSTALIASID",
+                            "--json").stdout)  # fmt: skip
+    assert data["references"][0]["source"] == "s3://docs/oncall.md"
+    missing = CliRunner().invoke(main, ["agent", "invoke", "bedrock:NOAGENT001", "hi"])
+    assert missing.exit_code == 1 and "Check the agent id and the alias id" in missing.stderr

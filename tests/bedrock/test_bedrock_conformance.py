@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from conftest import CLAUDE, NOVA_CANVAS, REGION, TITAN_EMBED
+from bedrock_models import CLAUDE, NOVA_CANVAS, REGION, TITAN_EMBED
 from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import LocalBedrock, attach
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 from genai_commons.testing.conformance import ProviderConformance
 
@@ -19,10 +19,19 @@ class TestBedrockConformance(ProviderConformance):
     STREAM_MODEL = f"bedrock:{CLAUDE}"
     EMBEDDING_MODEL = f"bedrock:{TITAN_EMBED}"
     IMAGE_MODEL = f"bedrock:{NOVA_CANVAS}"
+    #: Bedrock knowledge bases read their own data source: this one already holds the suite's texts.
+    KNOWLEDGE_BASE = "bedrock:conformance"
+    AGENT = "bedrock:CONFAGENT1"
 
     @pytest.fixture
     def plugin(self, session: Any) -> BedrockProvider:
         self.local = attach(session, LocalBedrock())
+        documents = [
+            Document(uri="s3://conformance/fox.txt", text="the quick brown fox"),
+            Document(uri="s3://conformance/dog.txt", text="jumps over the lazy dog"),
+        ]
+        kb = self.local.add_knowledge_base("conformance", documents)
+        self.local.add_agent("CONFAGENT1", knowledge_base_id=kb.knowledge_base_id)
         return BedrockProvider(session=session)
 
     @pytest.fixture

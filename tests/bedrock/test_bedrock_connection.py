@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import CLAUDE, REGION
+from bedrock_models import CLAUDE, REGION
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.settings import BedrockSettings
 from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
@@ -75,7 +75,22 @@ def test_the_standard_endpoint_variables_are_honoured_by_botocore(
     assert provider.bedrock_settings.endpoint_urls == {}  # the host's environment is empty here...
     assert provider.clients.client("bedrock-runtime").meta.endpoint_url == server_env.url  # ...botocore reads it
     assert provider.clients.client("bedrock").meta.endpoint_url == server_env.url
+    assert provider.clients.client("bedrock-agent-runtime").meta.endpoint_url == server_env.url
+    assert provider.clients.client("bedrock-agent").meta.endpoint_url == server_env.url
     assert host.chat(MODEL, "hello").text == "You said: hello"
+
+
+def test_knowledge_base_and_agent_settings(tmp_path: Any) -> None:
+    defaults = BedrockSettings.from_provider_settings(Config.defaults(tmp_path).provider("bedrock"))
+    assert (defaults.agent_alias_id, defaults.ingestion_timeout, defaults.ingestion_poll_interval) == (
+        "TSTALIASID", 3600.0, 5.0,
+    )  # fmt: skip
+    values = {"agent_alias_id": "PROD000001", "ingestion_timeout": 120, "ingestion_poll_interval": 0.5}
+    config = Config.defaults(tmp_path, providers={"bedrock": values})
+    settings = BedrockSettings.from_provider_settings(config.provider("bedrock"))
+    assert (settings.agent_alias_id, settings.ingestion_timeout, settings.ingestion_poll_interval) == (
+        "PROD000001", 120.0, 0.5,
+    )  # fmt: skip
 
 
 def test_endpoints_from_the_settings_and_the_hosts_environment(tmp_path: Any, server: LocalBedrockServer) -> None:
@@ -97,6 +112,9 @@ def test_endpoints_from_the_settings_and_the_hosts_environment(tmp_path: Any, se
         ({"models": [1, 2]}, "models"),
         ({"models": {"x": {"colour": "red"}}}, "display_name and like"),
         ({"role_duration_seconds": 60}, "900"),
+        ({"agent_alias_id": "not an alias"}, "agent_alias_id"),
+        ({"ingestion_timeout": 0}, "ingestion_timeout must be a positive"),
+        ({"ingestion_poll_interval": "often"}, "ingestion_poll_interval must be a number"),
     ],
 )
 def test_bad_settings_are_configuration_errors(tmp_path: Any, values: dict[str, Any], problem: str) -> None:

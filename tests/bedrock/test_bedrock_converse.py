@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from bedrock_models import CLAUDE
 from botocore.stub import Stubber
-from conftest import CLAUDE
 from genai_commons_bedrock import BedrockProvider, ClaudeOptions, GuardrailOptions
 from genai_commons_bedrock.converse import converse_request
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from bedrock_models import COHERE_EMBED, TITAN_EMBED
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import COHERE_EMBED, TITAN_EMBED
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.testing import LocalBedrock, attach
 from genai_commons_bedrock.testing.service import Answer

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bedrock_models import CLAUDE
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.stub import Stubber
-from conftest import CLAUDE
 from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.errors import error_from_client_error
+from genai_commons_bedrock.errors import Resource, error_from_client_error
 from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
 
 from genai_commons import (
@@ -95,6 +95,46 @@ def test_exception_events_of_a_stream_are_mapped_by_their_lower_case_code() -> N
     assert isinstance(error_from_client_error(EventStreamError(parsed, "ConverseStream")), ContextLengthError)
     parsed = {"Error": {"Code": "modelStreamErrorException", "Message": "x"}}
     assert type(error_from_client_error(EventStreamError(parsed, "ConverseStream"))) is ProviderError
+
+
+KB = Resource("knowledge base", "KB00000001")
+AGENT = Resource("agent", "AGENT00001 (alias TSTALIASID)")
+SOURCE = Resource("data source", "DS00000001 of knowledge base KB00000001")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "resource", "expected", "advice"),
+    [
+        ("ResourceNotFoundException", 404, KB, NotFoundError, "check the knowledge base id or name"),
+        ("ResourceNotFoundException", 404, AGENT, NotFoundError, "TSTALIASID is the working draft's"),
+        ("ResourceNotFoundException", 404, SOURCE, NotFoundError, "check the data source id"),
+        ("AccessDeniedException", 403, KB, PermissionDeniedError, "bedrock:Retrieve and bedrock:RetrieveAndGenerate"),
+        ("AccessDeniedException", 403, AGENT, PermissionDeniedError, "bedrock:InvokeAgent on the agent alias"),
+        ("AccessDeniedException", 403, SOURCE, PermissionDeniedError, "bedrock:StartIngestionJob"),
+        ("ConflictException", 409, SOURCE, BadRequestError, "an ingestion job is already running"),
+        ("ConflictException", 409, AGENT, BadRequestError, "the session is busy"),
+        ("ValidationException", 400, KB, BadRequestError, "check the query, the metadata filter"),
+        ("DependencyFailedException", 424, AGENT, ProviderError, "Lambda function"),
+        ("BadGatewayException", 502, AGENT, ServiceUnavailableError, "could not be reached; the host retries it"),
+        ("ThrottlingException", 429, KB, RateLimitError, "throttled"),
+        ("InternalServerException", 500, KB, ServiceUnavailableError, "could not serve the knowledge base"),
+    ],
+)  # fmt: skip
+def test_knowledge_base_and_agent_errors_advise_about_the_resource(
+    code: str, status: int, resource: Resource, expected: type[ProviderError], advice: str
+) -> None:
+    response = {"Error": {"Code": code, "Message": "msg"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    error = error_from_client_error(ClientError(response, "Retrieve"), region="eu-west-1", resource=resource)
+    assert type(error) is expected
+    assert str(error).startswith(f"Bedrock refused {resource}: {code} ({status}): msg. ")
+    assert advice in str(error).lower() or advice in str(error)
+    assert expected.retryable == error.retryable
+
+
+def test_the_stream_exceptions_of_agents_have_their_status() -> None:
+    for code, status in [("dependencyFailedException", 424), ("badGatewayException", 502), ("conflictException", 409)]:
+        parsed = {"Error": {"Code": code, "Message": "x"}}
+        assert error_from_client_error(EventStreamError(parsed, "InvokeAgent"), resource=AGENT).status == status
 
 
 def test_a_read_timeout_is_a_provider_timeout(server_env: LocalBedrockServer, make_host: Callable[..., Host]) -> None:

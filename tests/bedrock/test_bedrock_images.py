@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bedrock_models import CLAUDE, NOVA_CANVAS, TITAN_IMAGE
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import CLAUDE, NOVA_CANVAS, TITAN_IMAGE
 from genai_commons_bedrock import BedrockProvider, InvokeModelResult
 from genai_commons_bedrock.testing import LocalBedrock
 

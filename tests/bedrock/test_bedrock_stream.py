@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bedrock_models import CLAUDE
 from botocore.awsrequest import AWSResponse
-from conftest import CLAUDE
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, ToolUse
 from genai_commons_bedrock.testing.eventstream import encode_message, event

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import needs_model
 from genai_commons_local import LocalProvider
+from local_helpers import needs_model
 
 from genai_commons.testing.conformance import ProviderConformance
 

@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import needs_model
 from genai_commons_local import LocalProvider
 from genai_commons_local.settings import LocalSettings
+from local_helpers import needs_model
 
 from genai_commons import (
     Config,

@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import chunk, collection
 from genai_commons_local import LocalProvider
 from genai_commons_local.filters import condition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_helpers import chunk, collection
 
 from genai_commons import (
     And,

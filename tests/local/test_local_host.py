@@ -8,8 +8,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import needs_model
 from genai_commons_local import LocalProvider
+from local_helpers import needs_model
 
 from genai_commons import (
     ChunkCollection,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MakeProvider, random_chunks
 from genai_commons_local import LocalProvider
+from local_helpers import MakeProvider, random_chunks
 
 from genai_commons import IngestMode, KnowledgeBase, RetrievalQuery
 

@@ -7,8 +7,8 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import MakeProvider, chunk, collection, random_chunks
 from genai_commons_local import LocalProvider
+from local_helpers import MakeProvider, chunk, collection, random_chunks
 
 from genai_commons import IngestMode, KnowledgeBase, RetrievalQuery, ValidationError
 

@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import MakeProvider, chunk, collection, random_chunks, unit
 from genai_commons_local import LocalProvider
+from local_helpers import MakeProvider, chunk, collection, random_chunks, unit
 
 from genai_commons import (
     Chunk,

@@ -1,4 +1,5 @@
-"""Knowledge-base calls of the host: retrieval, ingestion, management, retrieve-and-generate.
+"""Knowledge-base calls of the host: retrieval, ingestion, management, retrieve-and-generate, and
+the sync of a knowledge base that ingests from its own data source.
 
 The host embeds for stores that keep vectors (a knowledge base with an ``embedding_model``): a
 text query gets its vector before ``genai_retrieve``, chunks without vectors get theirs before
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         Response,
         RetrievalQuery,
         RetrievalResult,
+        SyncResult,
     )
     from .model.retrieval import Filter
 
@@ -46,7 +48,8 @@ def _query_options() -> Any:
 
 
 class KnowledgeCalls(HostBase):
-    """``retrieve``, ``ingest``, chunk management, ``retrieve_and_generate``, and async twins."""
+    """``retrieve``, ``ingest``, chunk management, ``retrieve_and_generate``, ``ingest_from_source``,
+    and async twins."""
 
     def _kb_usage(
         self, kb: KnowledgeBase, operation: str, result: RetrievalResult | IngestResult, started: float
@@ -272,6 +275,61 @@ class KnowledgeCalls(HostBase):
             lambda: self._hook.genai_kb_list_chunks_async(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
         )
         return list(page)
+
+    # -- sync from the knowledge base's own data source ------------------------------------------
+
+    def _synced(self, kb: KnowledgeBase, result: SyncResult | None, started: float) -> SyncResult:
+        if result is None:
+            from .errors import UnsupportedCapabilityError  # noqa: PLC0415
+
+            raise UnsupportedCapabilityError(
+                f"knowledge base {kb.ref} has no data source of its own to ingest from: give it the files, "
+                f"`genai kb ingest {kb.name} PATH...`",
+                target=kb.ref,
+                capability="sync",
+            )
+        duration_ms = result.duration_ms or (time.perf_counter() - started) * 1000
+        self._record(
+            kb.provider, kb.name, kb.collection, "sync",
+            input_tokens=None, output_tokens=None, total_tokens=None, duration_ms=duration_ms,
+        )  # fmt: skip
+        return result if result.duration_ms is not None else attrs.evolve(result, duration_ms=duration_ms)
+
+    def ingest_from_source(
+        self, knowledge_base: KnowledgeBase | str, data_source_id: str | None = None, *, wait: bool = True
+    ) -> SyncResult:
+        """Have the provider ingest the knowledge base from its own data source (Bedrock: one
+        ingestion job per data source), and by default wait until the jobs finish.
+
+        For knowledge bases that read their documents themselves (a bucket, a site) instead of
+        taking chunks through :meth:`ingest`; others raise :class:`UnsupportedCapabilityError`.
+        """
+        from .retry import call_with_retry  # noqa: PLC0415
+
+        kb = self.knowledge_base(knowledge_base)
+        started = time.perf_counter()
+        result = call_with_retry(
+            self.config.retry,
+            "sync",
+            lambda: self._hook.genai_kb_sync(knowledge_base=kb, data_source_id=data_source_id, wait=wait),
+        )
+        return self._synced(kb, result, started)
+
+    async def aingest_from_source(
+        self, knowledge_base: KnowledgeBase | str, data_source_id: str | None = None, *, wait: bool = True
+    ) -> SyncResult:
+        """:meth:`ingest_from_source`, async."""
+        from .retry import call_with_retry_async  # noqa: PLC0415
+
+        kb = self.knowledge_base(knowledge_base)
+        started = time.perf_counter()
+
+        async def attempt() -> SyncResult | None:
+            awaitable = self._hook.genai_kb_sync_async(knowledge_base=kb, data_source_id=data_source_id, wait=wait)
+            return None if awaitable is None else await awaitable
+
+        result = await call_with_retry_async(self.config.retry, "sync", attempt)
+        return self._synced(kb, result, started)
 
     # -- retrieve and generate --------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         Response,
         RetrievalQuery,
         RetrievalResult,
+        SyncResult,
         Usage,
     )
     from .model.retrieval import Filter
@@ -287,6 +288,33 @@ def genai_retrieve_and_generate_async(
     :param model: the chat model that generates the answer, when the caller chose one.
     :param request: the conversation; its last user message is the question.
     :param query: the retrieval part: the question's text, k and metadata filters.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_sync(knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult | None:
+    """**capability** — start the provider-side ingestion of the knowledge base from its own data
+    source (Bedrock's ingestion jobs: the service reads its bucket or site again), for a knowledge
+    base that does not take chunks through :func:`genai_ingest`. Optional: when no plugin answers,
+    the knowledge base has no data source of its own. Stops at the first non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param data_source_id: the one data source to read, or None for every data source.
+    :param wait: whether to return only when the jobs have finished (or the provider's own wait
+        limit passed) rather than as soon as they started.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_kb_sync_async(
+    knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+) -> Awaitable[SyncResult] | None:
+    """**capability** — :func:`genai_kb_sync`, returning an awaitable. Stops at the first
+    non-None result.
+
+    :param knowledge_base: the knowledge base; answer only if its provider is yours.
+    :param data_source_id: the one data source to read, or None for every data source.
+    :param wait: whether to return only when the jobs have finished rather than once started.
     """
 
 

@@ -5,7 +5,8 @@ Subclass :class:`Provider`, set ``name``, and override the methods of the capabi
 ``invoke_agent``, and their ``_async`` variants when you have a native async client). A provider
 that ingests also manages its collections (``stored_chunk_ids``, ``delete_chunks``,
 ``drop_collection``, ``list_chunks``); one with a native retrieve-and-generate operation overrides
-``retrieve_and_generate``. The base
+``retrieve_and_generate``; one whose knowledge bases ingest from their own data source (Bedrock's
+ingestion jobs) overrides ``sync_knowledge_base``. The base
 class implements every hook: it answers only for its own provider name, declares the capabilities
 you overrode, and runs sync methods in a worker thread for the async API when you did not write an
 async one. Register the class (not an instance) as an entry point in the group ``genai_commons``;
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         Response,
         RetrievalQuery,
         RetrievalResult,
+        SyncResult,
     )
     from .model.retrieval import Filter
 
@@ -191,6 +193,27 @@ class Provider:
         return (
             cls.retrieve_and_generate is not Provider.retrieve_and_generate
             or cls.retrieve_and_generate_async is not Provider.retrieve_and_generate_async
+        )
+
+    def sync_knowledge_base(
+        self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+    ) -> SyncResult | None:
+        """Start the provider-side ingestion from the knowledge base's own data source; None (the
+        default) when its knowledge bases have none."""
+        if type(self).sync_knowledge_base_async is not Provider.sync_knowledge_base_async:
+            return _run_sync(self.sync_knowledge_base_async(knowledge_base, data_source_id, wait))
+        return None
+
+    async def sync_knowledge_base_async(
+        self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+    ) -> SyncResult | None:
+        return await _to_thread(self.sync_knowledge_base, knowledge_base, data_source_id, wait)
+
+    def _has_sync(self) -> bool:
+        cls = type(self)
+        return (
+            cls.sync_knowledge_base is not Provider.sync_knowledge_base
+            or cls.sync_knowledge_base_async is not Provider.sync_knowledge_base_async
         )
 
     def stored_chunk_ids(
@@ -348,6 +371,20 @@ class Provider:
         if knowledge_base.provider != self.name or not self._has_native_rag():
             return None
         return self.retrieve_and_generate_async(knowledge_base, model, request, query)
+
+    @hookimpl
+    def genai_kb_sync(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult | None:
+        if knowledge_base.provider != self.name:
+            return None
+        return self.sync_knowledge_base(knowledge_base, data_source_id, wait)
+
+    @hookimpl
+    def genai_kb_sync_async(
+        self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+    ) -> Awaitable[SyncResult | None] | None:
+        if knowledge_base.provider != self.name or not self._has_sync():
+            return None
+        return self.sync_knowledge_base_async(knowledge_base, data_source_id, wait)
 
     @hookimpl
     def genai_kb_stored_ids(

@@ -1,4 +1,5 @@
-"""``genai kb``: ingest files into a knowledge base, search it, ask it, list and delete.
+"""``genai kb``: ingest files into a knowledge base, search it, ask it, list and delete; sync a
+knowledge base that ingests from its own data source (Bedrock).
 
 NAME is a knowledge base: ``PROVIDER:NAME``, a name configured in ``[knowledge_bases.NAME]``, or
 any other name, which is a collection of that name in the default knowledge-base provider
@@ -20,7 +21,7 @@ from ._state import CliState, echo_json, pass_state
 if TYPE_CHECKING:
     from ..host import Host
     from ..knowledge.pipeline import IngestReport
-    from ..model import KnowledgeBase, KnowledgeBaseChunk
+    from ..model import KnowledgeBase, KnowledgeBaseChunk, SyncResult
     from ..model.retrieval import Filter
 
 
@@ -54,7 +55,7 @@ def _knowledge_base(host: Host, name: str, embedding_model: str | None = None) -
 
 @click.group("kb")
 def kb_group() -> None:
-    """Knowledge bases: ingest files, search, ask, list, delete."""
+    """Knowledge bases: ingest files, search, ask, list, delete, sync."""
 
 
 # -- ingest -------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def _print_report(kb: KnowledgeBase, report: IngestReport) -> None:
 
 @kb_group.command("ingest")
 @click.argument("name")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATH...]")
 @click.option(
     "--embedding-model",
     metavar="PROVIDER:MODEL",
@@ -128,8 +129,19 @@ def ingest_command(
     """Chunk, embed and store the files under PATH... in knowledge base NAME.
 
     Directories are read recursively: text, Markdown, HTML, PDF and JSON Lines files. Running the
-    same command again writes only what changed, and finishes an interrupted ingestion.
+    same command again writes only what changed, and finishes an interrupted ingestion. Without
+    PATH, a knowledge base that reads its own data source (Bedrock) ingests from it: see
+    `genai kb sync`.
     """
+    if not paths:
+        _only_with_paths(
+            embedding_model=embedding_model, strategy=strategy != "markdown", chunk_size=chunk_size,
+            overlap=overlap, metadata=metadata, include=include, exclude=exclude, mode=mode != "insert",
+            base_url=base_url, text_field=text_field != "text", id_field=id_field != "id",
+            metadata_field=metadata_field,
+        )  # fmt: skip
+        _sync(state, name, None, wait=True, as_json=as_json)
+        return
     from ..knowledge.chunking import Chunker  # noqa: PLC0415
     from ..knowledge.loaders import Loader, RecordFields  # noqa: PLC0415
     from ..knowledge.pipeline import ingest_documents  # noqa: PLC0415
@@ -152,6 +164,58 @@ def ingest_command(
         _print_report(kb, report)
     if not report.documents:
         raise GenAIError(f"nothing to ingest in {', '.join(map(str, paths))}: every file was skipped")
+
+
+def _only_with_paths(**given: object) -> None:
+    """Refuse the file options when ingest runs without PATH (a sync reads no files)."""
+    used = [name for name, value in given.items() if value]
+    if used:
+        options = ", ".join("--" + name.replace("_", "-") for name in used)
+        raise click.UsageError(f"{options} apply to files: give PATH..., or leave them out to sync")
+
+
+# -- sync -----------------------------------------------------------------------------------------
+
+
+def _print_sync(kb: KnowledgeBase, result: SyncResult) -> None:
+    for job in result.jobs:
+        counts = (
+            f"{job.documents_scanned} scanned, {job.documents_added} added, {job.documents_modified} modified, "
+            f"{job.documents_deleted} deleted, {job.documents_failed} failed"
+        )
+        click.echo(f"{job.data_source_id}  job {job.job_id}: {job.status.value} ({counts})")
+        for reason in job.failure_reasons:
+            click.echo(f"   {reason}", err=True)
+    state = "finished" if result.finished else "started, still running"
+    click.echo(f"synced {kb.ref}: {len(result.jobs)} job(s) {state}")
+
+
+def _sync(state: CliState, name: str, data_source: str | None, *, wait: bool, as_json: bool) -> None:
+    host = state.host
+    kb = host.knowledge_base(name)
+    result = host.ingest_from_source(kb, data_source, wait=wait)
+    if as_json:
+        echo_json({"knowledge_base": kb.ref, **unstructure(result)})
+    else:
+        _print_sync(kb, result)
+    if wait and not result.succeeded:
+        unfinished = "did not finish in the provider's wait limit" if not result.finished else "failed"
+        raise GenAIError(f"the sync of {kb.ref} {unfinished}; see the jobs above")
+
+
+@kb_group.command("sync")
+@click.argument("name")
+@click.option("--data-source", metavar="ID", help="Ingest from this data source only (default: every one).")
+@click.option("--no-wait", is_flag=True, help="Return once the ingestion started, without waiting for it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
+@pass_state
+def sync_command(state: CliState, *, name: str, data_source: str | None, no_wait: bool, as_json: bool) -> None:
+    """Have knowledge base NAME ingest from its own data source, and wait until it has.
+
+    For knowledge bases that read their documents themselves (Bedrock: an ingestion job per data
+    source, which reads its S3 bucket or site again); others take files: `genai kb ingest NAME PATH`.
+    """
+    _sync(state, name, data_source, wait=not no_wait, as_json=as_json)
 
 
 # -- search and ask -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Knowledge-base retrieval and ingestion: queries, portable metadata filters, ingestion results.
+"""Knowledge-base retrieval and ingestion: queries, portable metadata filters, ingestion results,
+and the results of a provider-side sync (a knowledge base that ingests from its own data source).
 
 The portable filter form (:class:`Eq`, :class:`In`, :class:`Range`, :class:`And`, :class:`Or`,
 :class:`Not`) is translated by each backend into its own query language; values are always data,
@@ -8,12 +9,13 @@ never query text. :meth:`Filter.matches` evaluates a filter in memory, for backe
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from attrs import field, frozen
 
 from ..errors import ValidationError
-from ._validators import in_range, non_empty
+from ._validators import in_range, non_empty, to_enum
 from .knowledge import FloatArray, KnowledgeBaseChunk, MetadataCollection, to_vector
 
 
@@ -208,3 +210,74 @@ class RetrievalResult:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+
+class SyncStatus(StrEnum):
+    """Where a provider-side ingestion job stands (Bedrock's ingestion job status)."""
+
+    STARTING = "starting"
+    IN_PROGRESS = "in_progress"
+    STOPPING = "stopping"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended, successfully or not."""
+        return self in (SyncStatus.COMPLETE, SyncStatus.FAILED, SyncStatus.STOPPED)
+
+
+def _sync_status(value: object) -> SyncStatus:
+    return to_enum(SyncStatus)(value)
+
+
+def _reasons(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValidationError("failure_reasons takes a list of strings, not a single string")
+    return tuple(str(v) for v in value)
+
+
+def _jobs(value: Iterable[SyncJob]) -> tuple[SyncJob, ...]:
+    return tuple(value)
+
+
+@frozen(kw_only=True)
+class SyncJob:
+    """One provider-side ingestion job: a knowledge base reading one of its data sources (a
+    bucket, a site) again, with the provider's document statistics."""
+
+    job_id: str = field(validator=non_empty)
+    data_source_id: str = field(validator=non_empty)
+    status: SyncStatus = field(converter=_sync_status)
+    #: Documents the job looked at in the data source.
+    documents_scanned: int = field(default=0, validator=in_range(0, None))
+    #: New documents indexed.
+    documents_added: int = field(default=0, validator=in_range(0, None))
+    #: Changed documents indexed again.
+    documents_modified: int = field(default=0, validator=in_range(0, None))
+    #: Documents gone from the data source, and so from the knowledge base.
+    documents_deleted: int = field(default=0, validator=in_range(0, None))
+    documents_failed: int = field(default=0, validator=in_range(0, None))
+    failure_reasons: tuple[str, ...] = field(default=(), converter=_reasons)
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@frozen(kw_only=True)
+class SyncResult:
+    """What a sync started: one job per data source, as they stood when the call returned (finished
+    when the caller waited, unless the wait timed out)."""
+
+    jobs: tuple[SyncJob, ...] = field(default=(), converter=_jobs)
+    duration_ms: float | None = field(default=None, validator=in_range(0, None))
+
+    @property
+    def finished(self) -> bool:
+        """Whether every job has ended."""
+        return all(job.status.finished for job in self.jobs)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether every job completed without failing."""
+        return all(job.status is SyncStatus.COMPLETE for job in self.jobs)

@@ -83,7 +83,8 @@ class ProviderConformance:
     STREAM_MODEL: ClassVar[str | None] = None
     EMBEDDING_MODEL: ClassVar[str | None] = None
     IMAGE_MODEL: ClassVar[str | None] = None
-    #: A knowledge base to ingest into and retrieve from (``provider:name``).
+    #: A knowledge base to ingest into and retrieve from (``provider:name``); for a provider that
+    #: does not ingest, one that already holds "the quick brown fox" and "jumps over the lazy dog".
     KNOWLEDGE_BASE: ClassVar[str | None] = None
     #: An agent reference (``provider:agent_id``).
     AGENT: ClassVar[str | None] = None
@@ -320,6 +321,19 @@ class ProviderConformance:
         ref = self._need(knowledge_base, "knowledge_base")
         kb = host.knowledge_base(ref)
         embeds = kb.embedding_model is not None  # the host embeds chunks and queries first
+        # A provider without ingest (a knowledge base that reads its own data source) is given one
+        # that already holds the texts.
+        if Capability.INGEST in host.provider(kb.provider).capabilities:
+            self._ingest(host, kb, provider_name, recorder, embeds=embeds)
+        result = host.retrieve(kb, _TEXTS[0], k=1)
+        assert isinstance(result, RetrievalResult) and len(result) <= 1
+        similarities = [c.similarity for c in result]
+        assert all(s is None or -1.0001 <= s <= 1.0001 for s in similarities)
+        assert recorder.operations == (["embed", "retrieve"] if embeds else ["retrieve"])
+        self._check_management(host, kb)
+
+    @staticmethod
+    def _ingest(host: Host, kb: KnowledgeBase, provider_name: str, recorder: UsageRecorder, *, embeds: bool) -> None:
         chunks = ChunkCollection()
         for i, text in enumerate(_TEXTS):
             chunks = chunks.add_knowledge_base_chunk(
@@ -334,12 +348,6 @@ class ProviderConformance:
             embeds or len(recorder.records) == 1
         )
         recorder.clear()
-        result = host.retrieve(kb, _TEXTS[0], k=1)
-        assert isinstance(result, RetrievalResult) and len(result) <= 1
-        similarities = [c.similarity for c in result]
-        assert all(s is None or -1.0001 <= s <= 1.0001 for s in similarities)
-        assert recorder.operations == (["embed", "retrieve"] if embeds else ["retrieve"])
-        self._check_management(host, kb)
 
     def _check_management(self, host: Host, kb: KnowledgeBase) -> None:
         if Capability.INGEST not in host.provider(kb.provider).capabilities:

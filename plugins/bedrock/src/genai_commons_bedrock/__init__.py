@@ -10,17 +10,39 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .agents import invoke_agent_in_background
+    from .ingestion import DataSource, IngestionJob, IngestionStatistics
     from .invoke import InvokeModelResult
     from .options import ClaudeOptions, GuardrailOptions
     from .plugin import BedrockProvider
+    from .rag import RetrieveAndGenerateOptions, RetrieveAndGenerateResponse, session_id_of
 
-__all__ = ["BedrockProvider", "ClaudeOptions", "GuardrailOptions", "InvokeModelResult"]
+__all__ = [
+    "BedrockProvider",
+    "ClaudeOptions",
+    "DataSource",
+    "GuardrailOptions",
+    "IngestionJob",
+    "IngestionStatistics",
+    "InvokeModelResult",
+    "RetrieveAndGenerateOptions",
+    "RetrieveAndGenerateResponse",
+    "invoke_agent_in_background",
+    "session_id_of",
+]
 
 _EXPORTS = {
     "BedrockProvider": "plugin",
     "ClaudeOptions": "options",
+    "DataSource": "ingestion",
     "GuardrailOptions": "options",
+    "IngestionJob": "ingestion",
+    "IngestionStatistics": "ingestion",
     "InvokeModelResult": "invoke",
+    "RetrieveAndGenerateOptions": "rag",
+    "RetrieveAndGenerateResponse": "rag",
+    "invoke_agent_in_background": "agents",
+    "session_id_of": "rag",
 }
 
 

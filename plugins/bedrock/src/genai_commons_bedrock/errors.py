@@ -3,7 +3,8 @@
 Messages carry the troubleshooting advice of the Bedrock connector's documentation: model access
 not granted (400 / AccessDeniedException), a region without access (403), a model not in the
 region or deprecated (404). Used by every capability of the plugin, knowledge bases and agents
-included: wrap the boto3 call in :func:`translated_errors`.
+included: wrap the boto3 call in :func:`translated_errors`, naming the knowledge base, agent or
+data source it concerns with a :class:`Resource` so that the advice is about that resource.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from attrs import frozen
 
 from genai_commons import (
     AuthenticationError,
@@ -76,6 +79,10 @@ _BY_CODE: dict[str, type[ProviderError]] = {
     "conflictexception": BadRequestError,
     "modelerrorexception": ProviderError,
     "modelstreamerrorexception": ProviderError,
+    # Agents and knowledge bases: a resource behind them (an action group's Lambda function, the
+    # vector store) failed; retrying does not help. A bad gateway to it is transient.
+    "dependencyfailedexception": ProviderError,
+    "badgatewayexception": ServiceUnavailableError,
 }
 _BY_STATUS: dict[int, type[ProviderError]] = {
     400: BadRequestError,
@@ -85,6 +92,19 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
     408: ProviderTimeoutError,
     429: RateLimitError,
 }
+#: The HTTP status of each exception event a stream may carry (they come without one).
+_STREAM_STATUS = {
+    "throttlingexception": 429,
+    "validationexception": 400,
+    "serviceunavailableexception": 503,
+    "accessdeniedexception": 403,
+    "resourcenotfoundexception": 404,
+    "conflictexception": 409,
+    "dependencyfailedexception": 424,
+    "badgatewayexception": 502,
+    "modelnotreadyexception": 429,
+    "servicequotaexceededexception": 400,
+}
 _CONTEXT_LENGTH = re.compile(
     r"too long|too many (input )?tokens|context (length|window)|maximum (context|input|prompt)|"
     r"exceeds? the (model'?s? )?(max|context|input)|input length|prompt is too long",
@@ -92,9 +112,75 @@ _CONTEXT_LENGTH = re.compile(
 )
 
 
-def _advice(cls: type[ProviderError], code: str, message: str, region: str | None) -> str:
+@frozen
+class Resource:
+    """The knowledge base, agent or data source a call concerns, for the advice of its errors.
+
+    :param kind: ``"knowledge base"``, ``"agent"`` or ``"data source"``.
+    :param name: its id (with an alias id or the knowledge base, where that helps); empty for a
+        listing of that kind.
+    """
+
+    kind: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}" if self.name else f"the {self.kind} listing"
+
+
+#: What each kind of resource needs of the caller's credentials.
+_PERMISSIONS = {
+    "knowledge base": "bedrock:Retrieve and bedrock:RetrieveAndGenerate on the knowledge base, and access to the "
+    "generating model (Model access in the Bedrock console)",
+    "agent": "bedrock:InvokeAgent on the agent alias; the agent's service role needs its model, knowledge bases "
+    "and Lambda functions",
+    "data source": "bedrock:StartIngestionJob, bedrock:GetIngestionJob and bedrock:ListDataSources on the "
+    "knowledge base",
+}
+_NOT_FOUND = {
+    "knowledge base": "check the knowledge base id or name (`genai kb list`) and that it lives in {region}",
+    "agent": "check the agent id and the alias id (deploying an agent makes an alias; TSTALIASID is the working "
+    "draft's) and that the agent lives in {region}",
+    "data source": "check the data source id (`list_data_sources`) and the knowledge base it belongs to, in {region}",
+}
+_CONFLICT = {
+    "data source": "an ingestion job is already running for this data source: wait for it to finish "
+    "(`genai kb sync NAME` waits) before starting another",
+    "agent": "the session is busy with another request: wait for it to finish, or use another session id",
+}
+
+
+def _resource_advice(cls: type[ProviderError], code: str, resource: Resource, where: str) -> str | None:
+    lowered = code.lower()
+    if cls is PermissionDeniedError:
+        return f"your credentials need {_PERMISSIONS.get(resource.kind, 'access to it')} in {where}"
+    if cls is NotFoundError:
+        return _NOT_FOUND.get(resource.kind, "check its id and the region ({region})").format(region=where)
+    if lowered == "conflictexception":
+        return _CONFLICT.get(resource.kind, "the resource is busy or in a conflicting state: try again later")
+    if lowered == "dependencyfailedexception":
+        return (
+            f"a resource the {resource.kind} depends on failed (an action group's Lambda function, the vector "
+            "store or the model): Bedrock's message names it; check its logs and configuration"
+        )
+    if lowered == "badgatewayexception":
+        return f"a resource the {resource.kind} depends on could not be reached; the host retries it"
+    if cls is ServiceUnavailableError:
+        return f"Bedrock could not serve the {resource.kind} just now; the host retries it"
+    if cls is BadRequestError and resource.kind == "knowledge base":
+        return "Bedrock rejected the request: check the query, the metadata filter and the number of results"
+    return None
+
+
+def _advice(
+    cls: type[ProviderError], code: str, message: str, region: str | None, resource: Resource | None = None
+) -> str:
     where = region or "the configured region"
     lowered = message.lower()
+    if resource is not None:
+        specific = _resource_advice(cls, code, resource, where)
+        if specific is not None:
+            return specific
     if cls is PermissionDeniedError:
         return f"{MODEL_ACCESS_ADVICE}; also {REGION_ADVICE.format(region=where)}"
     if cls is NotFoundError:
@@ -127,7 +213,9 @@ def _advice(cls: type[ProviderError], code: str, message: str, region: str | Non
     return "see the error code and message, and the Bedrock documentation of the model"
 
 
-def error_from_client_error(exc: Any, *, region: str | None = None, model_id: str | None = None) -> ProviderError:
+def error_from_client_error(
+    exc: Any, *, region: str | None = None, model_id: str | None = None, resource: Resource | None = None
+) -> ProviderError:
     """The core error for a botocore ``ClientError`` (``EventStreamError`` included)."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {})
@@ -137,9 +225,7 @@ def error_from_client_error(exc: Any, *, region: str | None = None, model_id: st
     status = metadata.get("HTTPStatusCode")
     if status is None:
         # An exception event inside a stream has no HTTP status of its own; use the shape's.
-        status = {"throttlingexception": 429, "validationexception": 400, "serviceunavailableexception": 503}.get(
-            code.lower(), 500 if "internal" in code.lower() else None
-        )
+        status = _STREAM_STATUS.get(code.lower(), 500 if "internal" in code.lower() else None)
     cls = _BY_CODE.get(code.lower())
     if cls is None:
         cls = (
@@ -157,13 +243,13 @@ def error_from_client_error(exc: Any, *, region: str | None = None, model_id: st
         cls = ContentFilteredError
     headers = metadata.get("HTTPHeaders", {})
     retry_after = _seconds(headers.get("retry-after"))
-    subject = f"model {model_id}" if model_id else "the call"
+    subject = str(resource) if resource is not None else f"model {model_id}" if model_id else "the call"
     text = f"Bedrock refused {subject}: {code or 'error'}"
     if status:
         text += f" ({status})"
     if message:
         text += f": {message.rstrip('. ')}"
-    advice = _advice(cls, code, message, region)
+    advice = _advice(cls, code, message, region, resource)
     text += f". {advice[:1].upper()}{advice[1:]}"
     return cls(text, provider=PROVIDER, status=status, code=code or None, body=message or None, retry_after=retry_after)
 
@@ -175,13 +261,15 @@ def _seconds(value: object) -> float | None:
         return None
 
 
-def translate(exc: Exception, *, region: str | None = None, model_id: str | None = None) -> GenAIError | None:
+def translate(
+    exc: Exception, *, region: str | None = None, model_id: str | None = None, resource: Resource | None = None
+) -> GenAIError | None:
     """The core error for a botocore error, or None when ``exc`` is not one."""
     from botocore import exceptions as bce  # type: ignore[import-untyped]  # noqa: PLC0415
     from botocore.eventstream import ParserError  # type: ignore[import-untyped]  # noqa: PLC0415
 
     if isinstance(exc, bce.ClientError):
-        return error_from_client_error(exc, region=region, model_id=model_id)
+        return error_from_client_error(exc, region=region, model_id=model_id, resource=resource)
     if isinstance(exc, bce.ReadTimeoutError | bce.ConnectTimeoutError):
         return ProviderTimeoutError(
             f"Bedrock did not answer in time ({exc}); the host retries it. Raise read_timeout or connect_timeout "
@@ -216,14 +304,17 @@ def translate(exc: Exception, *, region: str | None = None, model_id: str | None
 
 
 @contextmanager
-def translated_errors(*, region: str | None = None, model_id: str | None = None) -> Iterator[None]:
-    """Re-raise botocore errors inside the block as core errors, keeping the cause."""
+def translated_errors(
+    *, region: str | None = None, model_id: str | None = None, resource: Resource | None = None
+) -> Iterator[None]:
+    """Re-raise botocore errors inside the block as core errors, keeping the cause; ``resource``
+    names the knowledge base, agent or data source the advice is about."""
     try:
         yield
     except GenAIError:
         raise
     except Exception as exc:
-        error = translate(exc, region=region, model_id=model_id)
+        error = translate(exc, region=region, model_id=model_id, resource=resource)
         if error is None:
             raise
         raise error from exc

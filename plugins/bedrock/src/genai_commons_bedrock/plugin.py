@@ -1,12 +1,13 @@
 """The Amazon Bedrock provider: settings, the model catalogue, and one short method per capability,
-each delegating to its module (``chat``, ``embeddings``, ``images``, ``invoke``, ``catalogue``)."""
+each delegating to its module (``chat``, ``embeddings``, ``images``, ``invoke``, ``catalogue``,
+``knowledge``, ``rag``, ``ingestion``, ``agents``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from genai_commons import GenAIError, Provider
+from genai_commons import ConfigurationError, GenAIError, Provider
 
 from .clients import ClientFactory
 from .concurrency import WorkerPool
@@ -15,17 +16,25 @@ from .settings import BedrockSettings
 
 if TYPE_CHECKING:
     from genai_commons import (
+        Agent,
+        AgentEvent,
+        AgentRequest,
         ChatStreamEvent,
         ChunkCollection,
         DeployedModel,
         EmbeddingsOptions,
         EmbeddingsResponse,
         ImageOptions,
+        KnowledgeBase,
         ProviderSettings,
         Request,
         Response,
+        RetrievalQuery,
+        RetrievalResult,
+        SyncResult,
     )
 
+    from .ingestion import DataSource, IngestionJob, Progress
     from .invoke import InvokeModelResult
 
 # The capability modules load on first use, not when the host imports the plugin at start-up
@@ -33,12 +42,15 @@ if TYPE_CHECKING:
 
 RUNTIME = "bedrock-runtime"
 CONTROL = "bedrock"
+AGENT_RUNTIME = "bedrock-agent-runtime"
+AGENT = "bedrock-agent"
 
 
 class BedrockProvider(Provider):
     """Amazon Bedrock through boto3: Converse chat and streaming for every family Bedrock serves
     that way, Titan and Cohere embeddings, Titan Image Generator and Nova Canvas images, the raw
-    InvokeModel operation and the ListFoundationModels catalogue.
+    InvokeModel operation and the ListFoundationModels catalogue; knowledge bases (Retrieve,
+    RetrieveAndGenerate, ingestion jobs) and agents (InvokeAgent).
 
     Settings are ``[providers.bedrock]`` (see ``docs/bedrock.md``); credentials come from boto3's
     standard chain and are first needed by the first call, never by ``configure``.
@@ -48,7 +60,10 @@ class BedrockProvider(Provider):
     """
 
     name = PROVIDER
-    description = "Amazon Bedrock: Converse chat and streaming, Titan and Cohere embeddings, Titan and Nova images"
+    description = (
+        "Amazon Bedrock: Converse chat and streaming, Titan and Cohere embeddings, Titan and Nova images, "
+        "knowledge bases and agents"
+    )
 
     def __init__(self, session: Any = None) -> None:
         super().__init__()
@@ -59,6 +74,7 @@ class BedrockProvider(Provider):
         #: The bounded pool that fans embedding calls out.
         self.workers = WorkerPool(self.bedrock_settings.max_concurrency)
         self._models: list[DeployedModel] | None = None
+        self._knowledge_bases: dict[str, KnowledgeBase] = {}
 
     def configure(self, settings: ProviderSettings) -> None:
         self.close()
@@ -66,10 +82,14 @@ class BedrockProvider(Provider):
         self.clients = ClientFactory(self.bedrock_settings, self._session)
         self.workers = WorkerPool(self.bedrock_settings.max_concurrency)
         self._models = None
+        self._knowledge_bases = {}
+
+    def _client(self, service: str) -> tuple[Any, str | None]:
+        client = self.clients.client(service)
+        return client, self.clients.region(service)
 
     def _runtime(self) -> tuple[Any, str | None]:
-        client = self.clients.client(RUNTIME)
-        return client, self.clients.region(RUNTIME)
+        return self._client(RUNTIME)
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -182,10 +202,126 @@ class BedrockProvider(Provider):
         client, region = self._runtime()
         return invoke_model(client, model_id, body, content_type=content_type, accept=accept, region=region)
 
+    # -- knowledge bases ----------------------------------------------------------------------
+
+    def knowledge_bases(self) -> list[KnowledgeBase]:
+        """Every knowledge base of the region (ListKnowledgeBases); none, with a warning, when AWS is
+        not set up (no credentials or region), so that listing every provider's still works."""
+        from . import knowledge  # noqa: PLC0415
+
+        try:
+            client, region = self._client(AGENT)
+            found = knowledge.list_knowledge_bases(client, region=region)
+        except ConfigurationError as exc:
+            _log().warning("knowledge_base_listing_failed", error=str(exc))
+            return []
+        self._knowledge_bases.update({kb.collection: kb for kb in found})
+        return found
+
+    def resolve_knowledge_base(self, name: str) -> KnowledgeBase | None:
+        """The knowledge base of that id or name (GetKnowledgeBase or ListKnowledgeBases), cached."""
+        known = self._knowledge_bases.get(name) or next(
+            (kb for kb in self._knowledge_bases.values() if kb.name == name), None
+        )
+        if known is not None:
+            return known
+        from . import knowledge  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        found = knowledge.find_knowledge_base(client, name, region=region)
+        if found is not None:
+            self._knowledge_bases[found.collection] = found
+        return found
+
+    def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
+        from . import knowledge  # noqa: PLC0415
+
+        client, region = self._client(AGENT_RUNTIME)
+        return knowledge.retrieve(client, knowledge_base, query, region=region)
+
+    def retrieve_and_generate(
+        self, knowledge_base: KnowledgeBase, model: DeployedModel | None, request: Request, query: RetrievalQuery
+    ) -> Response:
+        """RetrieveAndGenerate; the answer is a ``RetrieveAndGenerateResponse`` with the session id."""
+        from . import rag  # noqa: PLC0415
+
+        client, region = self._client(AGENT_RUNTIME)
+        return rag.retrieve_and_generate(client, knowledge_base, model, request, query, region=region)
+
+    def sync_knowledge_base(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
+        """An ingestion job per data source (or for the one given), waited for up to
+        ``ingestion_timeout`` seconds when ``wait``."""
+        from . import ingestion  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        settings = self.bedrock_settings
+        return ingestion.sync(
+            client, knowledge_base.collection, data_source_id, wait=wait, timeout=settings.ingestion_timeout,
+            poll_interval=settings.ingestion_poll_interval, region=region,
+        )  # fmt: skip
+
+    def list_data_sources(self, knowledge_base: KnowledgeBase | str) -> list[DataSource]:
+        """The data sources of a knowledge base (object or id)."""
+        from . import ingestion  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        return ingestion.list_data_sources(client, _kb_id(knowledge_base), region=region)
+
+    def start_ingestion_job(
+        self, knowledge_base: KnowledgeBase | str, data_source_id: str, *, description: str | None = None
+    ) -> IngestionJob:
+        """StartIngestionJob: the data source is read again (not retried: a second start conflicts)."""
+        from . import ingestion  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        return ingestion.start_ingestion_job(
+            client, _kb_id(knowledge_base), data_source_id, description=description, region=region
+        )
+
+    def get_ingestion_job(self, job: IngestionJob) -> IngestionJob:
+        """GetIngestionJob: the job as it stands now, with its statistics."""
+        from . import ingestion  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        return ingestion.get_ingestion_job(client, job.knowledge_base_id, job.data_source_id, job.job_id, region=region)
+
+    def wait_for_ingestion_job(
+        self,
+        job: IngestionJob,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: Progress | None = None,
+    ) -> IngestionJob:
+        """The job once finished, asking every ``poll_interval`` seconds (``progress`` is called
+        with each state); ``ProviderTimeoutError`` after ``timeout`` (defaults: the settings)."""
+        from . import ingestion  # noqa: PLC0415
+
+        client, region = self._client(AGENT)
+        settings = self.bedrock_settings
+        return ingestion.wait_for_ingestion_job(
+            client, job, timeout=settings.ingestion_timeout if timeout is None else timeout,
+            poll_interval=settings.ingestion_poll_interval if poll_interval is None else poll_interval,
+            progress=progress, region=region,
+        )  # fmt: skip
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def invoke_agent(self, agent: Agent, request: AgentRequest) -> Iterator[AgentEvent]:
+        """InvokeAgent with the agent's alias (``agent_alias_id`` of the settings when it has none)."""
+        from . import agents  # noqa: PLC0415
+
+        client, region = self._client(AGENT_RUNTIME)
+        return agents.invoke_agent(client, agent, request, alias_id=self.bedrock_settings.agent_alias_id, region=region)
+
     def close(self) -> None:
         """Close the clients' connections and stop the worker threads (``Host.close()`` calls it)."""
         self.clients.close()
         self.workers.close()
+
+
+def _kb_id(knowledge_base: KnowledgeBase | str) -> str:
+    return knowledge_base if isinstance(knowledge_base, str) else knowledge_base.collection
 
 
 def _filter_arguments(filters: dict[str, str] | Any) -> dict[str, str]:

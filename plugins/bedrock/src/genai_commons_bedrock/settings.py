@@ -74,12 +74,18 @@ class BedrockSettings:
     #: ListFoundationModels parameters (``byProvider`` …) from the ``by_*`` settings.
     model_filters: Mapping[str, str] = field(factory=dict)
     models: tuple[ModelEntry, ...] = ()
+    #: The agent alias invoked when an agent reference names none (the working draft's test alias).
+    agent_alias_id: str = "TSTALIASID"
+    #: How long a sync waits for its ingestion jobs, and how often it asks how they stand (seconds).
+    ingestion_timeout: float = 3600.0
+    ingestion_poll_interval: float = 5.0
 
     @classmethod
     def from_provider_settings(cls, settings: ProviderSettings) -> BedrockSettings:
         name = f"[providers.{settings.name}]"
         timeouts = {
-            key: _positive(settings.get_float(key), f"{name} {key}") for key in ("connect_timeout", "read_timeout")
+            key: _positive(settings.get_float(key), f"{name} {key}")
+            for key in ("connect_timeout", "read_timeout", "ingestion_timeout", "ingestion_poll_interval")
         }
         concurrency = settings.get("max_concurrency", default=16)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256:
@@ -124,12 +130,23 @@ class BedrockSettings:
             list_models=settings.get_bool("list_models", default=True),
             model_filters=filters,
             models=_models(settings.get("models", default=()), name),
+            agent_alias_id=_alias(settings.get_str("agent_alias_id"), name),
+            ingestion_timeout=timeouts["ingestion_timeout"] or 3600.0,
+            ingestion_poll_interval=timeouts["ingestion_poll_interval"] or 5.0,
         )
 
 
 def _positive(value: float | None, what: str) -> float | None:
     if value is not None and value <= 0:
         raise ConfigurationError(f"{what} must be a positive number of seconds")
+    return value
+
+
+def _alias(value: str | None, name: str) -> str:
+    if value is None:
+        return "TSTALIASID"
+    if not value.isalnum() or len(value) > 10:
+        raise ConfigurationError(f"{name} agent_alias_id must be an agent alias id (up to 10 letters and digits)")
     return value
 
 

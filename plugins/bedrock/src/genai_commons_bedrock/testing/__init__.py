@@ -13,17 +13,23 @@
 
 from __future__ import annotations
 
+from .agents import LocalAgent
+from .answers import Answer
+from .knowledge import Document, LocalKnowledgeBase
 from .models import Reply, ToolUse
 from .server import ENDPOINT_VARIABLES, LocalBedrockServer, attach
-from .service import FAULTS, TIMEOUT, Answer, LocalBedrock, Recorded
+from .service import FAULTS, TIMEOUT, LocalBedrock, Recorded
 
 __all__ = [
     "ENDPOINT_VARIABLES",
     "FAULTS",
     "TIMEOUT",
     "Answer",
+    "Document",
+    "LocalAgent",
     "LocalBedrock",
     "LocalBedrockServer",
+    "LocalKnowledgeBase",
     "Recorded",
     "Reply",
     "ToolUse",

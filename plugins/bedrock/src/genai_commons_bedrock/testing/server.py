@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .service import Answer, LocalBedrock
+from .answers import Answer
+from .service import LocalBedrock
 
 #: The standard variables that point boto3's Bedrock and STS clients at an endpoint.
 ENDPOINT_VARIABLES = (
@@ -67,6 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+    do_PUT = _answer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: no line per request on stderr."""

@@ -1,5 +1,7 @@
 """A local Bedrock-compatible service: the HTTP API of Bedrock Runtime (Converse, ConverseStream,
-InvokeModel), of the Bedrock control plane (ListFoundationModels) and STS AssumeRole, answered
+InvokeModel), of the Bedrock control plane (ListFoundationModels), of Agents for Bedrock (knowledge
+bases, data sources and ingestion jobs: :mod:`.knowledge`) and its runtime (Retrieve,
+RetrieveAndGenerate, InvokeAgent: :mod:`.knowledge`, :mod:`.agents`) and STS AssumeRole, answered
 in-process from the deterministic models of :mod:`.models`.
 
 It knows nothing of the plugin: it reads and writes the wire format botocore sends and parses, and
@@ -15,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -23,6 +25,11 @@ from urllib.parse import parse_qs, unquote
 from attrs import field, frozen
 
 from . import eventstream
+from .agents import LocalAgent, LocalAgents
+from .answers import Answer
+from .answers import error_answer as _error
+from .answers import json_answer as _json
+from .knowledge import Document, LocalKnowledge, LocalKnowledgeBase
 from .models import Reply, ToolUse, as_reply, check_converse, colour, converse_reply, list_models, png, vector, words
 
 #: Failure kinds: the HTTP status, error code and message Bedrock answers with.
@@ -49,24 +56,6 @@ TIMEOUT = "timeout"
 
 
 @frozen(kw_only=True)
-class Answer:
-    """One HTTP answer; ``frames`` (event-stream messages) instead of ``body`` for streams."""
-
-    status: int = 200
-    headers: Mapping[str, str] = field(factory=dict)
-    body: bytes = b""
-    frames: tuple[bytes, ...] | None = None
-    #: No answer: the server stalls until the client gives up (the client's read timeout).
-    stall: bool = False
-
-    def chunks(self) -> Iterator[bytes]:
-        if self.frames is None:
-            yield self.body
-        else:
-            yield from self.frames
-
-
-@frozen(kw_only=True)
 class Recorded:
     """A request the service received (the tests' view of the wire)."""
 
@@ -76,6 +65,8 @@ class Recorded:
     access_key_id: str | None
     #: The query parameters (ListFoundationModels' filters).
     query: Mapping[str, str] = field(factory=dict)
+    #: The parameters in the path (``knowledgeBaseId``, ``agentId``, ``sessionId``, …).
+    path: Mapping[str, str] = field(factory=dict)
 
 
 class LocalBedrock:
@@ -93,6 +84,10 @@ class LocalBedrock:
         self._stream_faults: list[tuple[int, str]] = []
         self._replies: list[Reply] = []
         self._lock = threading.Lock()
+        #: Knowledge bases, data sources and ingestion jobs (see :meth:`add_knowledge_base`).
+        self.knowledge = LocalKnowledge()
+        #: Agents and their sessions (see :meth:`add_agent`).
+        self.agents = LocalAgents(self.knowledge)
 
     # -- what tests control -----------------------------------------------------------------
 
@@ -114,6 +109,26 @@ class LocalBedrock:
         with self._lock:
             self._replies.extend(as_reply(r) for r in replies)
 
+    def add_knowledge_base(
+        self,
+        name: str,
+        documents: Sequence[Document] = (),
+        *,
+        knowledge_base_id: str | None = None,
+        description: str | None = None,
+        data_source_id: str | None = None,
+    ) -> LocalKnowledgeBase:
+        """A knowledge base whose one data source holds ``documents``, already ingested."""
+        return self.knowledge.add_knowledge_base(
+            name, documents, knowledge_base_id=knowledge_base_id, description=description, data_source_id=data_source_id
+        )
+
+    def add_agent(
+        self, agent_id: str, *, aliases: Sequence[str] = ("TSTALIASID",), knowledge_base_id: str | None = None
+    ) -> LocalAgent:
+        """An agent with these aliases, answering from a knowledge base or else echoing."""
+        return self.agents.add_agent(agent_id, aliases=aliases, knowledge_base_id=knowledge_base_id)
+
     def calls(self, operation: str | None = None) -> list[Recorded]:
         """The requests received, optionally of one operation only."""
         with self._lock:
@@ -123,14 +138,17 @@ class LocalBedrock:
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one HTTP request."""
-        operation, model_id = _route(method, unquote(path), body)
+        operation, found = _route(method, unquote(path), body)
+        model_id = found.get("model")
         if self.latency:
             time.sleep(self.latency)
         lowered = {k.lower(): v for k, v in headers.items()}
         key = _access_key(lowered.get("authorization", ""))
         parsed = _parse_body(operation, body, lowered.get("content-type", ""))
         parameters = {name: values[0] for name, values in parse_qs(query).items()}
-        recorded = Recorded(operation=operation, model_id=model_id, body=parsed, access_key_id=key, query=parameters)
+        recorded = Recorded(
+            operation=operation, model_id=model_id, body=parsed, access_key_id=key, query=parameters, path=found
+        )
         with self._lock:
             self.requests.append(recorded)
             fault = self._faults.pop(0) if self._faults else None
@@ -141,6 +159,12 @@ class LocalBedrock:
             return refuse(*FAULTS[fault])
         if self.accepted_access_keys is not None and key not in self.accepted_access_keys:
             return refuse(*FAULTS["auth"])
+        if operation in KNOWLEDGE_OPERATIONS:
+            return self.knowledge.handle(operation, found, parsed)
+        if operation == "invoke_agent":
+            with self._lock:
+                broken = self._stream_faults.pop(0) if self._stream_faults else None
+            return self.agents.invoke(found, parsed, broken)
         handler = getattr(self, f"_{operation}", None)
         if handler is None:
             return _error(404, "UnknownOperationException", f"the local service does not serve {method} {path}")
@@ -317,17 +341,52 @@ class LocalBedrock:
 
 
 _MODEL_PATH = re.compile(r"^/model/(?P<model>.+)/(?P<op>converse|converse-stream|invoke)$")
+_ID = r"[0-9a-zA-Z]+"
+#: Agents for Bedrock and its runtime: (method, path pattern, operation).
+_AGENT_ROUTES = tuple(
+    (method, re.compile(f"^{pattern}$"), operation)
+    for method, pattern, operation in (
+        ("POST", "/knowledgebases/?", "list_knowledge_bases"),
+        ("GET", f"/knowledgebases/(?P<knowledgeBaseId>{_ID})", "get_knowledge_base"),
+        ("POST", f"/knowledgebases/(?P<knowledgeBaseId>{_ID})/datasources/?", "list_data_sources"),
+        (
+            "PUT",
+            f"/knowledgebases/(?P<knowledgeBaseId>{_ID})/datasources/(?P<dataSourceId>{_ID})/ingestionjobs/?",
+            "start_ingestion_job",
+        ),
+        (
+            "GET",
+            f"/knowledgebases/(?P<knowledgeBaseId>{_ID})/datasources/(?P<dataSourceId>{_ID})"
+            f"/ingestionjobs/(?P<ingestionJobId>{_ID})",
+            "get_ingestion_job",
+        ),
+        ("POST", f"/knowledgebases/(?P<knowledgeBaseId>{_ID})/retrieve", "retrieve"),
+        ("POST", "/retrieveAndGenerate", "retrieve_and_generate"),
+        (
+            "POST",
+            f"/agents/(?P<agentId>{_ID})/agentAliases/(?P<agentAliasId>{_ID})/sessions/(?P<sessionId>[0-9a-zA-Z._:-]+)/text",
+            "invoke_agent",
+        ),
+    )
+)
+#: The operations :class:`~.knowledge.LocalKnowledge` answers.
+KNOWLEDGE_OPERATIONS = frozenset(op for _m, _p, op in _AGENT_ROUTES if op != "invoke_agent")
 
 
-def _route(method: str, path: str, body: bytes) -> tuple[str, str | None]:
+def _route(method: str, path: str, body: bytes) -> tuple[str, dict[str, str]]:
+    """The operation and the parameters of the path."""
     found = _MODEL_PATH.match(path)
     if method == "POST" and found is not None:
-        return found["op"].replace("-", "_"), found["model"]
+        return found["op"].replace("-", "_"), {"model": found["model"]}
     if method == "GET" and path == "/foundation-models":
-        return "list_foundation_models", None
+        return "list_foundation_models", {}
     if method == "POST" and path == "/" and b"Action=AssumeRole" in body:
-        return "assume_role", None
-    return f"unknown {method} {path}", None
+        return "assume_role", {}
+    for verb, pattern, operation in _AGENT_ROUTES:
+        matched = pattern.match(path)
+        if verb == method and matched is not None:
+            return operation, matched.groupdict()
+    return f"unknown {method} {path}", {}
 
 
 def _parse_body(operation: str, body: bytes, content_type: str) -> Any:
@@ -346,15 +405,6 @@ def _access_key(authorization: str) -> str | None:
     return found[1] if found else None
 
 
-def _json(data: Any, *, tokens: tuple[int, int] | None = None) -> Answer:
-    headers = {"content-type": "application/json", "x-amzn-requestid": str(uuid.uuid4())}
-    if tokens is not None:
-        headers["x-amzn-bedrock-input-token-count"] = str(tokens[0])
-        headers["x-amzn-bedrock-output-token-count"] = str(tokens[1])
-        headers["x-amzn-bedrock-invocation-latency"] = "1"
-    return Answer(headers=headers, body=json.dumps(data).encode("utf-8"))
-
-
 def _sts_error(status: int, code: str, message: str) -> Answer:
     """STS speaks the query protocol: errors are XML."""
     code = {"AccessDeniedException": "AccessDenied", "UnrecognizedClientException": "InvalidClientTokenId"}.get(
@@ -365,11 +415,3 @@ def _sts_error(status: int, code: str, message: str) -> Answer:
         f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     )
     return Answer(status=status, headers={"content-type": "text/xml"}, body=xml.encode("utf-8"))
-
-
-def _error(status: int, code: str, message: str) -> Answer:
-    headers = {
-        "content-type": "application/json",
-        "x-amzn-errortype": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
-    }
-    return Answer(status=status, headers=headers, body=json.dumps({"message": message}).encode("utf-8"))
