@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from genai_commons_local import LocalProvider
-from genai_commons_local.settings import IndexKind, LocalSettings
 
 from genai_commons import (
     ChunkCollection,
@@ -35,6 +33,8 @@ from genai_commons import (
     Range,
     RetrievalQuery,
 )
+from genai_commons_local import LocalProvider
+from genai_commons_local.settings import IndexKind, LocalSettings
 
 
 def vectors(rows: int, dimension: int, latent: int, seed: int) -> np.ndarray:

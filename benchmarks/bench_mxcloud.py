@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 import orjson
 import structlog
-from genai_commons_mxcloud import ConnectionKey, MxCloudProvider
-from genai_commons_mxcloud.testing import make_key
-from genai_commons_mxcloud.wire import chunk_json
 
 from genai_commons import ChunkCollection, Config, Host, KnowledgeBaseChunk, MetadataCollection, Request
 from genai_commons.formats.converse import converse_request
+from genai_commons_mxcloud import ConnectionKey, MxCloudProvider
+from genai_commons_mxcloud.testing import make_key
+from genai_commons_mxcloud.wire import chunk_json
 
 DIMENSIONS = 1024
 

@@ -20,11 +20,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from genai_commons_local import LocalProvider
-
 from genai_commons import Config, Host, KnowledgeBaseChunk
 from genai_commons.knowledge.loaders import Loader
 from genai_commons.knowledge.pipeline import ingest_documents
+from genai_commons_local import LocalProvider
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from bedrock_models import REGION
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, attach
 
 from genai_commons import Config, Host, RetryPolicy
 from genai_commons.testing import UsageRecorder
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, attach
 
 
 @pytest.fixture(autouse=True)

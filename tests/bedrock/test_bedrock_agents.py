@@ -13,10 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from genai_commons_bedrock import BedrockProvider, invoke_agent_in_background
-from genai_commons_bedrock.testing import Document, LocalBedrock, attach
-from genai_commons_bedrock.testing.answers import Answer
-from genai_commons_bedrock.testing.eventstream import event
 
 from genai_commons import (
     Agent,
@@ -31,6 +27,10 @@ from genai_commons import (
     SourceType,
 )
 from genai_commons.serialization import to_json
+from genai_commons_bedrock import BedrockProvider, invoke_agent_in_background
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
+from genai_commons_bedrock.testing.answers import Answer
+from genai_commons_bedrock.testing.eventstream import event
 
 AGENT = "bedrock:AGENT00001"
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from bedrock_models import CLAUDE
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.catalogue import BUILT_IN, model_for_id
-from genai_commons_bedrock.testing import LocalBedrock
 from structlog.testing import capture_logs
 
 from genai_commons import Host, Modality
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.catalogue import BUILT_IN, model_for_id
+from genai_commons_bedrock.testing import LocalBedrock
 
 SUMMARY = {
     "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{CLAUDE}",

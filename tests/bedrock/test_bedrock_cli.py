@@ -14,9 +14,9 @@ import pytest
 import structlog
 from bedrock_models import CLAUDE, NOVA_CANVAS, TITAN_EMBED
 from click.testing import CliRunner, Result
-from genai_commons_bedrock.testing import Document, LocalBedrockServer
 
 from genai_commons.cli import main
+from genai_commons_bedrock.testing import Document, LocalBedrockServer
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from bedrock_models import CLAUDE, NOVA_CANVAS, REGION, TITAN_EMBED
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 from genai_commons.testing.conformance import ProviderConformance
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 
 class TestBedrockConformance(ProviderConformance):

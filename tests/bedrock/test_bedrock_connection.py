@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 from bedrock_models import CLAUDE, REGION
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.settings import BedrockSettings
-from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
 
 from genai_commons import (
     Config,
@@ -24,6 +21,9 @@ from genai_commons import (
     PermissionDeniedError,
     ServiceUnavailableError,
 )
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.settings import BedrockSettings
+from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
 
 MODEL = f"bedrock:{CLAUDE}"
 

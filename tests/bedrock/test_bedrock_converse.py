@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from bedrock_models import CLAUDE
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider, ClaudeOptions, GuardrailOptions
-from genai_commons_bedrock.converse import converse_request
 
 from genai_commons import (
     FileCollection,
@@ -27,6 +25,8 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.formats.converse import EMPTY_TOOL_RESULT
+from genai_commons_bedrock import BedrockProvider, ClaudeOptions, GuardrailOptions
+from genai_commons_bedrock.converse import converse_request
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 PDF = b"%PDF-1.4 tiny"

@@ -14,9 +14,6 @@ import pytest
 from bedrock_models import COHERE_EMBED, TITAN_EMBED
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import LocalBedrock, attach
-from genai_commons_bedrock.testing.service import Answer
 
 from genai_commons import (
     EmbeddingsOptions,
@@ -25,6 +22,9 @@ from genai_commons import (
     UnsupportedCapabilityError,
     ValidationError,
 )
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.testing import LocalBedrock, attach
+from genai_commons_bedrock.testing.service import Answer
 
 
 def test_titan_v2_one_call_per_text_with_dimensions_and_normalisation(host: Host, service: LocalBedrock) -> None:

@@ -11,9 +11,6 @@ import pytest
 from bedrock_models import CLAUDE
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.errors import Resource, error_from_client_error
-from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
 
 from genai_commons import (
     AuthenticationError,
@@ -30,6 +27,9 @@ from genai_commons import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.errors import Resource, error_from_client_error
+from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer
 
 MODEL = f"bedrock:{CLAUDE}"
 

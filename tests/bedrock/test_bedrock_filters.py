@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genai_commons_bedrock.filters import retrieval_filter, typed_values
 
 from genai_commons import ValidationError
 from genai_commons.model import And, Eq, Filter, In, Not, Or, Range
+from genai_commons_bedrock.filters import retrieval_filter, typed_values
 
 
 def eq(key: str, value: Any) -> dict[str, Any]:

@@ -12,8 +12,6 @@ import pytest
 from bedrock_models import CLAUDE, NOVA_CANVAS, TITAN_IMAGE
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider, InvokeModelResult
-from genai_commons_bedrock.testing import LocalBedrock
 
 from genai_commons import (
     BadRequestError,
@@ -25,6 +23,8 @@ from genai_commons import (
     UnsupportedCapabilityError,
     ValidationError,
 )
+from genai_commons_bedrock import BedrockProvider, InvokeModelResult
+from genai_commons_bedrock.testing import LocalBedrock
 
 
 def _size(png: bytes) -> tuple[int, int]:

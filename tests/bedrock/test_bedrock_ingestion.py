@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider, IngestionStatistics
-from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 from genai_commons import BadRequestError, Host, KnowledgeBase, NotFoundError, ProviderTimeoutError, SyncStatus
+from genai_commons_bedrock import BedrockProvider, IngestionStatistics
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 STARTED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 KB_ID, DS_ID, JOB_ID = "KB00000001", "DS00000001", "JOB0000001"

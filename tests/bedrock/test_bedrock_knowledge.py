@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 from genai_commons import (
     Host,
@@ -24,6 +22,8 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.model import And, Eq, In, Not, Or, Range
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 UPDATED = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -11,15 +11,6 @@ from typing import Any
 import pytest
 from bedrock_models import CLAUDE, REGION
 from botocore.stub import Stubber
-from genai_commons_bedrock import (
-    BedrockProvider,
-    GuardrailOptions,
-    RetrieveAndGenerateOptions,
-    RetrieveAndGenerateResponse,
-    session_id_of,
-)
-from genai_commons_bedrock.rag import model_arn
-from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 from genai_commons import (
     BadRequestError,
@@ -32,6 +23,15 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.model import Eq
+from genai_commons_bedrock import (
+    BedrockProvider,
+    GuardrailOptions,
+    RetrieveAndGenerateOptions,
+    RetrieveAndGenerateResponse,
+    session_id_of,
+)
+from genai_commons_bedrock.rag import model_arn
+from genai_commons_bedrock.testing import Document, LocalBedrock, attach
 
 MODEL = f"bedrock:{CLAUDE}"
 ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{CLAUDE}"

@@ -11,9 +11,6 @@ from typing import Any
 import pytest
 from bedrock_models import CLAUDE
 from botocore.awsrequest import AWSResponse
-from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, ToolUse
-from genai_commons_bedrock.testing.eventstream import encode_message, event
 from urllib3 import HTTPResponse
 
 from genai_commons import (
@@ -29,6 +26,9 @@ from genai_commons import (
     TextDelta,
     ToolCallDelta,
 )
+from genai_commons_bedrock import BedrockProvider
+from genai_commons_bedrock.testing import LocalBedrock, LocalBedrockServer, ToolUse
+from genai_commons_bedrock.testing.eventstream import encode_message, event
 
 MODEL = f"bedrock:{CLAUDE}"
 

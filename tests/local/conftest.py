@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_local import LocalProvider
-from genai_commons_local.settings import IndexKind, LocalSettings
 from local_helpers import MODEL_MISSING, MakeProvider
 
 from genai_commons import KnowledgeBase
+from genai_commons_local import LocalProvider
+from genai_commons_local.settings import IndexKind, LocalSettings
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pytest
-from genai_commons_local import LocalProvider
 
 from genai_commons import ChunkCollection, KnowledgeBaseChunk, MetadataCollection
+from genai_commons_local import LocalProvider
 
 MakeProvider = Callable[..., LocalProvider]
 MakeChunks = Callable[..., ChunkCollection]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import MakeProvider, chunk, clustered, collection
 
 from genai_commons import ChunkCollection, Eq, In, IngestMode, KnowledgeBase, Range, RetrievalQuery
+from genai_commons_local import LocalProvider
 
 ROWS = 2000
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import needs_model
 
 from genai_commons.testing.conformance import ProviderConformance
+from genai_commons_local import LocalProvider
 
 
 @needs_model

@@ -11,8 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from genai_commons_local import LocalProvider
-from genai_commons_local.settings import LocalSettings
 from local_helpers import needs_model
 
 from genai_commons import (
@@ -26,6 +24,8 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.testing.pytest_plugin import MakeHost
+from genai_commons_local import LocalProvider
+from genai_commons_local.settings import LocalSettings
 
 MODEL = "local:all-MiniLM-L6-v2"
 

@@ -6,8 +6,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from genai_commons_local import LocalProvider
-from genai_commons_local.filters import condition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from local_helpers import chunk, collection
@@ -25,6 +23,8 @@ from genai_commons import (
     Range,
     RetrievalQuery,
 )
+from genai_commons_local import LocalProvider
+from genai_commons_local.filters import condition
 
 NASTY = [
     "it's",

@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import needs_model
 
 from genai_commons import (
@@ -24,6 +23,7 @@ from genai_commons.knowledge.loaders import Loader
 from genai_commons.knowledge.pipeline import ingest_documents
 from genai_commons.testing import FakeProvider, UsageRecorder
 from genai_commons.testing.pytest_plugin import MakeHost
+from genai_commons_local import LocalProvider
 
 PETS = ChunkCollection().add_knowledge_base_chunk(
     "cats purr and sleep all day", "pets/cats.md", source_id="pets/cats.md", metadata={"topic": "pets"}, chunk_id="cat"

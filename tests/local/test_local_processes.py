@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import MakeProvider, random_chunks
 
 from genai_commons import IngestMode, KnowledgeBase, RetrievalQuery
+from genai_commons_local import LocalProvider
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 

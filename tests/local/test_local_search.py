@@ -7,10 +7,10 @@ import threading
 
 import numpy as np
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import MakeProvider, chunk, collection, random_chunks
 
 from genai_commons import IngestMode, KnowledgeBase, RetrievalQuery, ValidationError
+from genai_commons_local import LocalProvider
 
 
 def brute_force(chunks, query: np.ndarray, k: int) -> list[tuple[str, float]]:

@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from genai_commons_local import LocalProvider
 from local_helpers import MakeProvider, chunk, collection, random_chunks, unit
 
 from genai_commons import (
@@ -22,6 +21,7 @@ from genai_commons import (
     RetrievalQuery,
     ValidationError,
 )
+from genai_commons_local import LocalProvider
 
 MODEL = DeployedModel(provider="fake", model_id="embed", output_modality=Modality.EMBEDDINGS, dimensions=3)
 OTHER_MODEL = DeployedModel(provider="fake", model_id="other", output_modality=Modality.EMBEDDINGS, dimensions=3)

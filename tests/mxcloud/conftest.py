@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import FakeMxCloud, FakeMxCloudServer
 
 from genai_commons import Config, Host, RetryPolicy
 from genai_commons.testing import UsageRecorder
+from genai_commons_mxcloud import MxCloudProvider
+from genai_commons_mxcloud.testing import FakeMxCloud, FakeMxCloudServer
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from genai_commons_mxcloud.chat import stream_event
-from genai_commons_mxcloud.testing import FakeMxCloud, Reply
 
 from genai_commons import (
     FileCollection,
@@ -26,6 +24,8 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.testing import UsageRecorder
+from genai_commons_mxcloud.chat import stream_event
+from genai_commons_mxcloud.testing import FakeMxCloud, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 64, 48) + b"\x08\x02\x00\x00\x00"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from genai_commons_mxcloud.testing import FakeMxCloud
 
 from genai_commons import Host
 from genai_commons.cli import CliState, main
+from genai_commons_mxcloud.testing import FakeMxCloud
 
 
 def run(host: Host, *args: str, input: str | None = None) -> Result:

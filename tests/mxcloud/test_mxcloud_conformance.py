@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import FakeMxCloud, FakeMxCloudServer
 
 from genai_commons.testing.conformance import ProviderConformance
+from genai_commons_mxcloud import MxCloudProvider
+from genai_commons_mxcloud.testing import FakeMxCloud, FakeMxCloudServer
 
 
 class TestMxCloudConformance(ProviderConformance):

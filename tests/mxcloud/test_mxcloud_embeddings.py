@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from genai_commons_mxcloud.testing import FakeMxCloud
 
 from genai_commons import ChunkCollection, EmbeddingPurpose, EmbeddingsOptions, Host, ValidationError
 from genai_commons.testing import UsageRecorder
+from genai_commons_mxcloud.testing import FakeMxCloud
 
 
 def test_one_text(host: Host, service: FakeMxCloud, recorder: UsageRecorder) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from genai_commons_mxcloud.testing import FakeMxCloud
 
 from genai_commons import (
     AuthenticationError,
@@ -23,6 +22,7 @@ from genai_commons import (
     ServiceUnavailableError,
 )
 from genai_commons.testing import UsageRecorder
+from genai_commons_mxcloud.testing import FakeMxCloud
 
 
 @pytest.mark.parametrize(
@@ -120,9 +120,8 @@ def test_errors_of_batched_calls_surface(host: Host, service: FakeMxCloud) -> No
 
 def test_the_in_process_transport_serves_the_same_fake() -> None:
     """``FakeMxCloud.transport()`` (an httpx.MockTransport) for tests that need no socket."""
-    from genai_commons_mxcloud import MxCloudProvider
-
     from genai_commons import Config
+    from genai_commons_mxcloud import MxCloudProvider
 
     service = FakeMxCloud(dimensions=8)
     key = service.issue_key("TEXT_GENERATION", name="claude")

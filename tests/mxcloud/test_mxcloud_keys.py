@@ -11,9 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from genai_commons_mxcloud import ConnectionKey, KeyType, MalformedKeyError
-from genai_commons_mxcloud.keystore import KeyStore
-from genai_commons_mxcloud.testing import FakeMxCloud, make_key
 
 from genai_commons import (
     ConfigurationError,
@@ -24,6 +21,9 @@ from genai_commons import (
     UnsupportedCapabilityError,
     ValidationError,
 )
+from genai_commons_mxcloud import ConnectionKey, KeyType, MalformedKeyError
+from genai_commons_mxcloud.keystore import KeyStore
+from genai_commons_mxcloud.testing import FakeMxCloud, make_key
 
 TOKEN = "sk-very-secret-token"
 

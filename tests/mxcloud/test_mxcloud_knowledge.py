@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import FakeMxCloud
 
 from genai_commons import (
     ChunkCollection,
@@ -22,6 +20,8 @@ from genai_commons import (
     RetrievalQuery,
     ValidationError,
 )
+from genai_commons_mxcloud import MxCloudProvider
+from genai_commons_mxcloud.testing import FakeMxCloud
 
 TOPICS = ["pets", "billing", "travel"]
 

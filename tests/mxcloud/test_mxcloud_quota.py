@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import structlog
-from genai_commons_mxcloud.quota import month_start
-from genai_commons_mxcloud.testing import FakeMxCloud
 
 from genai_commons import ConfigurationError, Host, QuotaExceededError, Usage
 from genai_commons.config import UsageSettings
 from genai_commons.usage import SQLiteUsageStore, UsageDatabase
+from genai_commons_mxcloud.quota import month_start
+from genai_commons_mxcloud.testing import FakeMxCloud
 
 
 def _usage(model_id: str, tokens: int, when: datetime | None = None) -> Usage:

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
-from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 from genai_commons import Config, Host, RetryPolicy
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
+from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 KEY = "sk-test"
 NO_WAIT = RetryPolicy(max_attempts=3, initial_delay=0, max_delay=0, max_retry_after=5)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from genai_commons import Config, Host, MissingCredentialsError, Modality, RetryPolicy
 from genai_commons_openai import AzureOpenAIProvider
 from genai_commons_openai.endpoint import AZURE_API_VERSION
 from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
-
-from genai_commons import Config, Host, MissingCredentialsError, Modality, RetryPolicy
 
 
 def test_the_deployment_goes_in_the_path_with_the_api_version_and_key(azure_host, service: FakeOpenAI) -> None:

@@ -8,8 +8,6 @@ import base64
 import json
 
 import pytest
-from genai_commons_openai import JsonSchemaFormat, OpenAIChatOptions
-from genai_commons_openai.testing import FakeOpenAI, Reply
 
 from genai_commons import (
     FileCollection,
@@ -24,6 +22,8 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import JsonSchemaFormat, OpenAIChatOptions
+from genai_commons_openai.testing import FakeOpenAI, Reply
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

@@ -7,10 +7,9 @@ import asyncio
 import gc
 from pathlib import Path
 
+from genai_commons import Config, Host
 from genai_commons_openai import OpenAIProvider
 from genai_commons_openai.testing import FakeOpenAIServer
-
-from genai_commons import Config, Host
 
 
 def _config(tmp_path: Path, server: FakeOpenAIServer) -> Config:

@@ -11,9 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import structlog
-from genai_commons_openai import OpenAIProvider
-from genai_commons_openai.catalog import KNOWN
-from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 from genai_commons import (
     Config,
@@ -24,6 +21,9 @@ from genai_commons import (
     MissingCredentialsError,
     Modality,
 )
+from genai_commons_openai import OpenAIProvider
+from genai_commons_openai.catalog import KNOWN
+from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 
 def _forbidden(request: httpx.Request) -> httpx.Response:

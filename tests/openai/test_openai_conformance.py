@@ -7,10 +7,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
-from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 from genai_commons.testing.conformance import ProviderConformance
+from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
+from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 KEY = "sk-test"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from genai_commons_openai.testing import FakeOpenAIServer
 
 from genai_commons.cli import main
+from genai_commons_openai.testing import FakeOpenAIServer
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "openai.md"
 MARKER = "<!-- tested by tests/openai/test_openai_docs_cli.py -->"

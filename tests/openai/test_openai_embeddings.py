@@ -11,12 +11,12 @@ from array import array
 
 import httpx
 import pytest
-from genai_commons_openai import OpenAIEmbeddingsOptions, OpenAIProvider
-from genai_commons_openai.embeddings import batches, vector
-from genai_commons_openai.testing import FakeOpenAI
 
 from genai_commons import ChunkCollection, Config, EmbeddingsOptions, Host, UnsupportedCapabilityError
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import OpenAIEmbeddingsOptions, OpenAIProvider
+from genai_commons_openai.embeddings import batches, vector
+from genai_commons_openai.testing import FakeOpenAI
 
 
 def test_vectors_come_as_float_arrays_in_order_with_usage(openai_host, service: FakeOpenAI) -> None:

@@ -10,9 +10,6 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from genai_commons_openai import OpenAIChatOptions
-from genai_commons_openai.errors import retry_after
-from genai_commons_openai.testing import FakeOpenAI
 
 from genai_commons import (
     AuthenticationError,
@@ -30,6 +27,9 @@ from genai_commons import (
     ServiceUnavailableError,
 )
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import OpenAIChatOptions
+from genai_commons_openai.errors import retry_after
+from genai_commons_openai.testing import FakeOpenAI
 
 CASES = [
     ("auth", AuthenticationError, 401, "invalid_api_key", "OPENAI_API_KEY"),
@@ -98,9 +98,8 @@ def test_a_long_retry_after_is_not_waited_for(openai_host, tmp_path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, headers={"retry-after": "120"}, json={"error": {"message": "slow", "code": None}})
 
-    from genai_commons_openai import OpenAIProvider
-
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     plugin = OpenAIProvider(httpx.MockTransport(handler))
     config = Config.defaults(tmp_path, providers={"openai": {"api_key": "k"}})
@@ -131,9 +130,8 @@ def test_an_unreachable_server(openai_host, tmp_path) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    from genai_commons_openai import OpenAIProvider
-
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     config = Config.defaults(
         tmp_path,
@@ -167,9 +165,8 @@ def test_an_answer_that_is_not_json_is_an_error_with_advice(openai_host, service
     ids=["no choices", "empty choices", "content not text", "not an object"],
 )
 def test_json_of_the_wrong_shape_is_an_error(answer: object, tmp_path) -> None:
-    from genai_commons_openai import OpenAIProvider
-
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     plugin = OpenAIProvider(httpx.MockTransport(lambda request: httpx.Response(200, json=answer)))
     config = Config.defaults(tmp_path, providers={"openai": {"api_key": "k"}})
@@ -179,9 +176,8 @@ def test_json_of_the_wrong_shape_is_an_error(answer: object, tmp_path) -> None:
 
 
 def test_compatible_servers_error_shapes(tmp_path) -> None:
-    from genai_commons_openai import OpenAIProvider
-
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     answers = iter(
         [
@@ -203,9 +199,8 @@ def test_compatible_servers_error_shapes(tmp_path) -> None:
 
 
 def test_a_key_echoed_by_the_server_is_kept_out_of_the_message(tmp_path) -> None:
-    from genai_commons_openai import OpenAIProvider
-
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     echoed = "Incorrect API key provided: sk-proj-abc*****************************wxyz. You can find your key at ..."
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from genai_commons_openai import OpenAIImageOptions
-from genai_commons_openai.testing import FakeOpenAI
 
 from genai_commons import FileType, ImageOptions, UnsupportedCapabilityError, ValidationError
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import OpenAIImageOptions
+from genai_commons_openai.testing import FakeOpenAI
 
 
 def test_gpt_image_returns_png_files_and_token_usage(openai_host, service: FakeOpenAI, recorder: UsageRecorder) -> None:
@@ -73,9 +73,9 @@ def test_seed_and_cfg_scale_are_refused(openai_host, service: FakeOpenAI) -> Non
 
 def test_url_answers_become_url_files(tmp_path) -> None:
     import httpx
-    from genai_commons_openai import OpenAIProvider
 
     from genai_commons import Config, Host
+    from genai_commons_openai import OpenAIProvider
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"created": 1, "data": [{"url": "https://files.example/1.png"}]})
@@ -88,9 +88,9 @@ def test_url_answers_become_url_files(tmp_path) -> None:
 
 def test_an_answer_without_images_is_malformed(tmp_path) -> None:
     import httpx
-    from genai_commons_openai import OpenAIProvider
 
     from genai_commons import Config, Host, ProviderError
+    from genai_commons_openai import OpenAIProvider
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"created": 1, "data": [{}]})

@@ -8,8 +8,6 @@ import json
 
 import httpx
 import pytest
-from genai_commons_openai import OpenAIProvider
-from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 from genai_commons import (
     ProviderError,
@@ -22,6 +20,8 @@ from genai_commons import (
     ToolCallDelta,
 )
 from genai_commons.testing import UsageRecorder
+from genai_commons_openai import OpenAIProvider
+from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 
 def add(a: int, b: int) -> int:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from osmem_server import OsmemClone, OsmemServer
 
 from genai_commons import Config, Host
 from genai_commons.config import KnowledgeSettings, RetryPolicy
 from genai_commons.testing import FakeProvider, UsageRecorder
+from genai_commons_opensearch import OpenSearchProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

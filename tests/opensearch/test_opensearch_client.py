@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
-from genai_commons_opensearch.client import aws_endpoint
-from genai_commons_opensearch.settings import OpenSearchSettings
 from opensearch_helpers import chunk, chunks, kb, settings_for
 from opensearch_standin import OpenSearchStandIn
 
@@ -28,6 +25,9 @@ from genai_commons import (
     ProviderSettings,
     Secret,
 )
+from genai_commons_opensearch import OpenSearchProvider
+from genai_commons_opensearch.client import aws_endpoint
+from genai_commons_opensearch.settings import OpenSearchSettings
 
 
 def parse(values: dict[str, Any], environ: dict[str, str] | None = None) -> OpenSearchSettings:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import FakeEmbedder
 from opensearch_standin import OpenSearchStandIn
 
@@ -15,6 +14,7 @@ from genai_commons import Config, Host, RetryPolicy
 from genai_commons.config import KnowledgeSettings
 from genai_commons.testing import UsageRecorder
 from genai_commons.testing.conformance import ProviderConformance
+from genai_commons_opensearch import OpenSearchProvider
 
 
 class TestOpenSearchConformance(ProviderConformance):

@@ -13,11 +13,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_standin import OpenSearchStandIn
 
 from genai_commons import Config, DeployedModel, Host, Modality
 from genai_commons.testing import FakeProvider
+from genai_commons_opensearch import OpenSearchProvider
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "opensearch.md"
 MARKER = "<!-- the next two blocks run in tests/opensearch/test_opensearch_docs.py"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb, settings_for
 from opensearch_standin import OpenSearchStandIn
 from opensearchpy.exceptions import OpenSearchException
@@ -30,6 +29,7 @@ from genai_commons import (
     RetrievalQuery,
     ServiceUnavailableError,
 )
+from genai_commons_opensearch import OpenSearchProvider
 
 
 @pytest.fixture

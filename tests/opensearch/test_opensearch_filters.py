@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
-from genai_commons_opensearch.queries import filter_query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opensearch_helpers import chunk, chunks, kb, settings_for
@@ -17,6 +15,8 @@ from opensearch_standin import OpenSearchStandIn
 from osmem_server import OsmemServer
 
 from genai_commons import And, Eq, Filter, In, IngestMode, MetadataCollection, Not, Or, Range, RetrievalQuery
+from genai_commons_opensearch import OpenSearchProvider
+from genai_commons_opensearch.queries import filter_query
 
 # Keys and values that mean something to some query language: wildcards, quotes, JSON, Lucene
 # query-string syntax, field paths, the plugin's own field names.

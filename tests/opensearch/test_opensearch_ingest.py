@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb
 from opensearch_standin import OpenSearchStandIn, iter_bulk_documents
 
@@ -19,6 +18,7 @@ from genai_commons import (
     ServiceUnavailableError,
     ValidationError,
 )
+from genai_commons_opensearch import OpenSearchProvider
 
 
 def stored(standin: OpenSearchStandIn, index: str = "genai-docs") -> dict[str, dict[str, Any]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb
 from opensearch_standin import OpenSearchStandIn
 
 from genai_commons import DeployedModel, Eq, IngestMode, Modality, Not
+from genai_commons_opensearch import OpenSearchProvider
 
 MODEL = DeployedModel(provider="fake", model_id="embed", output_modality=Modality.EMBEDDINGS)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
-from genai_commons_opensearch.mapping import IndexLayout, index_body, index_info, index_name
 from opensearch_helpers import chunk, chunks, kb
 from opensearch_standin import OpenSearchStandIn
 
 from genai_commons import ConfigurationError, DeployedModel, IngestMode, Modality, ValidationError
+from genai_commons_opensearch import OpenSearchProvider
+from genai_commons_opensearch.mapping import IndexLayout, index_body, index_info, index_name
 
 EMBEDDER = DeployedModel(provider="fake", model_id="embed", output_modality=Modality.EMBEDDINGS, dimensions=3)
 

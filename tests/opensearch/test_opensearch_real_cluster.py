@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb
 
 from genai_commons import Eq, IngestMode, ProviderSettings, Range, RetrievalQuery
+from genai_commons_opensearch import OpenSearchProvider
 
 pytestmark = [
     pytest.mark.skipif(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb
 from opensearch_standin import OpenSearchStandIn
 
@@ -19,6 +18,7 @@ from genai_commons import (
     RetrievalQuery,
     ValidationError,
 )
+from genai_commons_opensearch import OpenSearchProvider
 
 VECTORS = {
     "north": [0.0, 1.0],

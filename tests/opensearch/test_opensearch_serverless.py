@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genai_commons_opensearch import OpenSearchProvider
 from opensearch_helpers import chunk, chunks, kb, settings_for
 from opensearch_standin import OpenSearchStandIn, iter_bulk_documents
 from osmem_server import OsmemClone
 
 from genai_commons import BadRequestError, Eq, IngestMode, RetrievalQuery
+from genai_commons_opensearch import OpenSearchProvider
 
 
 @pytest.fixture
