@@ -37,6 +37,7 @@ from genai_commons import (
     ValidationError,
     get_logger,
 )
+from genai_commons.storage import ensure_schema, open_database, schema_version
 
 from .filters import Leaf, condition, leaf_query
 from .wire import CHUNK_COLUMNS, ChunkRow, chunk_from_row, model_from_json, model_json
@@ -215,26 +216,16 @@ class KnowledgeStore:
     # -- connection ------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        conn = open_database(self.path, timeout=self.timeout)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise ConfigurationError(
                     f"{self.path} was written by a newer genai-commons-local (schema {version}); upgrade it "
                     "(pip install -U genai-commons-local) or point [providers.local] database at another file"
                 )
-            if version < SCHEMA_VERSION:
-                conn.execute("BEGIN IMMEDIATE")  # one process creates the schema, the others wait
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
+            ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
             for statement in _TEMP:
                 conn.execute(statement)
         except BaseException:

@@ -1,0 +1,51 @@
+"""SQLite files shared by processes: the connection settings the core's stores use, for plugins too.
+
+:func:`open_database` opens (creating its folder) a database for several processes and threads at
+once: autocommit mode (transactions are explicit ``BEGIN IMMEDIATE``), write-ahead logging so that
+readers and a writer work at once, a busy timeout instead of "database is locked" errors, and
+``synchronous = NORMAL`` (durable at each checkpoint; a crash loses no committed transaction's
+consistency).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def open_database(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path``, set up for concurrent processes."""
+    file = Path(path).expanduser()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(file, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version the file records (``PRAGMA user_version``; 0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def ensure_schema(conn: sqlite3.Connection, version: int, statements: Iterable[str]) -> None:
+    """Create the schema when the file records an older version: one process runs ``statements``
+    and records ``version``, the others wait for it (``BEGIN IMMEDIATE``) and then find it done."""
+    if schema_version(conn) >= version:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if schema_version(conn) < version:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
