@@ -13,6 +13,7 @@ import attrs
 from attrs import Factory, field, frozen
 
 from ..errors import ValidationError
+from ._options import CarriesProviderOptions
 from ._validators import (
     in_range,
     message_type,
@@ -128,7 +129,7 @@ def _tuple_of_messages(value: Iterable[Message]) -> tuple[Message, ...]:
 
 
 @frozen(kw_only=True)
-class Request:
+class Request(CarriesProviderOptions):
     """The input of a chat completion: the conversation and its options (``Request``).
 
     Provider-specific options (a plugin's own small frozen class) go in ``provider_options``;
@@ -215,17 +216,6 @@ class Request:
         choice = to_enum(ToolChoice)(choice)
         name = tool.name if isinstance(tool, Tool) else tool
         return attrs.evolve(self, tool_choice=choice, tool_choice_name=name if choice is ToolChoice.TOOL else None)
-
-    def with_options(self, *options: Any) -> Request:
-        """A copy carrying provider-specific option objects (each plugin reads its own type)."""
-        return attrs.evolve(self, provider_options=(*self.provider_options, *options))
-
-    def option(self, kind: type[Any]) -> Any:
-        """The provider option object of the given type, or None."""
-        for option in self.provider_options:
-            if isinstance(option, kind):
-                return option
-        return None
 
     # -- facts the host checks against a model's capabilities -------------------------------
 

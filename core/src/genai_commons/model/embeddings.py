@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
-import attrs
 from attrs import field, frozen
 
 from ..errors import ValidationError
+from ._options import CarriesProviderOptions
 from ._validators import embedding_purpose, in_range
 from .enums import EmbeddingPurpose
 from .knowledge import ChunkCollection, FloatArray
 
-T = TypeVar("T")
-
 
 @frozen(kw_only=True)
-class EmbeddingsOptions:
+class EmbeddingsOptions(CarriesProviderOptions):
     """Optional settings of an embedding call ("Embeddings: Create EmbeddingsOptions")."""
 
     #: Number of dimensions of the output vectors, for models that can shorten them.
@@ -29,17 +27,6 @@ class EmbeddingsOptions:
 
     #: Provider-specific option objects (a plugin's own small frozen class); see :meth:`option`.
     provider_options: tuple[Any, ...] = field(default=(), converter=tuple)
-
-    def with_options(self, *options: Any) -> EmbeddingsOptions:
-        """A copy carrying provider-specific option objects (each plugin reads its own type)."""
-        return attrs.evolve(self, provider_options=(*self.provider_options, *options))
-
-    def option(self, kind: type[T]) -> T | None:
-        """The provider option object of the given type, or None."""
-        for option in self.provider_options:
-            if isinstance(option, kind):
-                return option
-        return None
 
 
 @frozen(kw_only=True)

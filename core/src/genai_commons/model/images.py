@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-import attrs
 from attrs import field, frozen
 
+from ._options import CarriesProviderOptions
 from ._validators import image_generation_type, in_range
 from .enums import ImageGenerationType
 
-T = TypeVar("T")
-
 
 @frozen(kw_only=True)
-class ImageOptions:
+class ImageOptions(CarriesProviderOptions):
     """Optional settings of an image generation call ("Image Generation: Create ImageOptions")."""
 
     height: int | None = field(default=None, validator=in_range(1, 16384))
@@ -29,14 +27,3 @@ class ImageOptions:
     )
     #: Provider-specific option objects (a plugin's own small frozen class); see :meth:`option`.
     provider_options: tuple[Any, ...] = field(default=(), converter=tuple)
-
-    def with_options(self, *options: Any) -> ImageOptions:
-        """A copy carrying provider-specific option objects (each plugin reads its own type)."""
-        return attrs.evolve(self, provider_options=(*self.provider_options, *options))
-
-    def option(self, kind: type[T]) -> T | None:
-        """The provider option object of the given type, or None."""
-        for option in self.provider_options:
-            if isinstance(option, kind):
-                return option
-        return None
