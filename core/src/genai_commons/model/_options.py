@@ -18,7 +18,7 @@ class CarriesProviderOptions:
 
     def with_options(self, *options: Any) -> Self:
         """A copy carrying provider-specific option objects (each plugin reads its own type)."""
-        return attrs.evolve(self, provider_options=(*self.provider_options, *options))  # type: ignore[misc] - self is an attrs instance
+        return attrs.evolve(self, provider_options=(*self.provider_options, *options))  # type: ignore[misc]  # self is an attrs instance
 
     def option(self, kind: type[T]) -> T | None:
         """The provider option object of the given type, or None."""

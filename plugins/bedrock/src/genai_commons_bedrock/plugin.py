@@ -205,15 +205,15 @@ class BedrockProvider(Provider):
     # -- knowledge bases ----------------------------------------------------------------------
 
     def knowledge_bases(self) -> list[KnowledgeBase]:
-        """Every knowledge base of the region (ListKnowledgeBases); none, with a warning, when AWS is
-        not set up (no credentials or region), so that listing every provider's still works."""
+        """Every knowledge base of the region (ListKnowledgeBases); none when AWS is not set up (no
+        credentials or region: logged at info, since listing every provider's is routine)."""
         from . import knowledge  # noqa: PLC0415
 
         try:
             client, region = self._client(AGENT)
             found = knowledge.list_knowledge_bases(client, region=region)
         except ConfigurationError as exc:
-            _log().warning("knowledge_base_listing_failed", error=str(exc))
+            _log().info("knowledge_base_listing_skipped", reason=str(exc))
             return []
         self._knowledge_bases.update({kb.collection: kb for kb in found})
         return found
