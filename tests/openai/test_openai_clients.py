@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 from pathlib import Path
 
-from genai_commons import Config, Host
-from genai_commons_openai import OpenAIProvider
+import httpx
+import pytest
+
+from genai_commons import Config, Host, Request, RetryPolicy, ServiceUnavailableError
+from genai_commons_openai import OpenAIChatOptions, OpenAIProvider
 from genai_commons_openai.testing import FakeOpenAIServer
 
 
@@ -83,3 +87,60 @@ def test_new_settings_make_new_clients(tmp_path: Path, server: FakeOpenAIServer)
         assert provider.settings is not None
         provider.configure(provider.settings)
         assert old.is_closed and provider.clients.sync() is not old
+
+
+def test_async_calls_and_streams_share_one_pool_and_send_what_the_client_would(
+    tmp_path: Path, server: FakeOpenAIServer
+) -> None:
+    """Plain async exchanges skip the client's per-request machinery but not its settings: its
+    headers, its timeouts and its connection pool."""
+    seen: list[httpx.Request] = []
+    answer = {"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answer)
+
+    config = Config.defaults(tmp_path, providers={"openai": {"api_key": "sk-test", "timeout": 30}})
+    with Host(config, load_entry_points=False, plugins=[OpenAIProvider(httpx.MockTransport(handler))]) as host:
+        request = Request.from_prompt("hi").with_options(OpenAIChatOptions(timeout=7))
+        assert asyncio.run(host.achat("openai:gpt-4o-mini", "hi")).text == "hi"
+        assert asyncio.run(host.achat("openai:gpt-4o-mini", request)).text == "hi"
+    default, custom = seen
+    assert default.headers["authorization"] == "Bearer sk-test"
+    assert default.headers["user-agent"].startswith("python-httpx/")
+    assert default.headers["content-type"] == "application/json" and "accept-encoding" in default.headers
+    assert default.extensions["timeout"]["read"] == 30 and custom.extensions["timeout"]["read"] == 7
+
+    provider = OpenAIProvider()
+    with Host(_config(tmp_path, server), load_entry_points=False, plugins=[provider]) as host:
+
+        async def calls() -> None:
+            for i in range(3):
+                await host.achat("openai:gpt-4o-mini", f"call {i}")
+                async for _ in await host.astream("openai:gpt-4o-mini", f"stream {i}"):
+                    pass
+
+        asyncio.run(calls())
+    assert server.connections == 1
+
+
+def test_async_calls_go_through_a_proxy_set_in_the_environment(
+    tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, async calls are routed as the client routes them: here to a proxy that
+    is not listening, so they fail to connect, as the sync calls do."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = {"base_url": server.url, "api_key": "sk-test"}
+    config = Config.defaults(tmp_path, retry=RetryPolicy(max_attempts=1), providers={"openai": settings})
+    with Host(config, load_entry_points=False, plugins=[OpenAIProvider()]) as host:
+        with pytest.raises(ServiceUnavailableError):
+            host.chat("openai:gpt-4o-mini", "hi")
+        with pytest.raises(ServiceUnavailableError):
+            asyncio.run(host.achat("openai:gpt-4o-mini", "hi"))
+    assert server.connections == 0

@@ -317,18 +317,20 @@ class HostBase:
         calls: int = 1,
     ) -> None:
         inp, out = input_tokens or 0, output_tokens or 0
-        usage = Usage(
-            provider=provider,
-            deployed_model_display_name=display_name,
-            model_id=model_id,
-            operation=operation,
-            input_tokens=inp,
-            output_tokens=out,
-            total_tokens=total_tokens if total_tokens is not None else inp + out,
-            duration_ms=duration_ms,
-            calls=calls,
-        )
-        self._hook.genai_usage_recorded(usage=usage)
+        event = self._hook.genai_usage_recorded
+        if event.get_hookimpls():  # the usage record is built only when a plugin receives it
+            usage = Usage(
+                provider=provider,
+                deployed_model_display_name=display_name,
+                model_id=model_id,
+                operation=operation,
+                input_tokens=inp,
+                output_tokens=out,
+                total_tokens=total_tokens if total_tokens is not None else inp + out,
+                duration_ms=duration_ms,
+                calls=calls,
+            )
+            event(usage=usage)
         self._log.debug(
             f"{operation}_completed",
             provider=provider,

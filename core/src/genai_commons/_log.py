@@ -36,24 +36,28 @@ class _Logger:
 
     def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
         if _structlog_configured():
-            if self._proxy is None:
-                import structlog  # noqa: PLC0415
-
-                proxy = structlog.get_logger(self._name)
-                # With cache_logger_on_first_use the application fixed its loggers after first use;
-                # keep the bound logger itself, whose filtered levels are no-ops.
-                self._proxy = proxy.bind() if structlog.get_config()["cache_logger_on_first_use"] else proxy
-            getattr(self._proxy, level)(event, **fields)
+            self._send(level, event, fields)
         elif level in ("warning", "error", "exception"):
             getattr(_quiet_logger(), level)(event, logger=self._name, **fields)
 
+    def _send(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        """Through structlog, which the application configured."""
+        if self._proxy is None:
+            import structlog  # noqa: PLC0415
+
+            proxy = structlog.get_logger(self._name)
+            # With cache_logger_on_first_use the application fixed its loggers after first use;
+            # keep the bound logger itself, whose filtered levels are no-ops.
+            self._proxy = proxy.bind() if structlog.get_config()["cache_logger_on_first_use"] else proxy
+        getattr(self._proxy, level)(event, **fields)
+
     def debug(self, event: str, **fields: Any) -> None:
         if _structlog_configured():
-            self._emit("debug", event, fields)
+            self._send("debug", event, fields)
 
     def info(self, event: str, **fields: Any) -> None:
         if _structlog_configured():
-            self._emit("info", event, fields)
+            self._send("info", event, fields)
 
     def warning(self, event: str, **fields: Any) -> None:
         self._emit("warning", event, fields)

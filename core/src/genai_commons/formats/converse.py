@@ -195,6 +195,8 @@ class _Writer:
 
     def files(self, message: Message) -> list[Json]:
         blocks: list[Json] = []
+        if message.files is None:
+            return blocks
         for file in message.images:
             image = {"format": _format(file, IMAGE_FORMATS, "image", self.service), "source": self.source(file)}
             blocks.append({"image": image})
@@ -364,6 +366,8 @@ def check_files(request: Request, limits: FileLimits | None = None, *, service: 
     Only inline files (base64 or ``data:`` URLs) have sizes to check; formats are checked when
     the request is written.
     """
+    if all(m.files is None for m in request.messages):
+        return
     limits = limits or FileLimits()
     images = [f for m in request.messages for f in m.images]
     documents = [f for m in request.messages for f in m.documents]

@@ -4,15 +4,11 @@ each delegating to its module (``chat``, ``embeddings``, ``images``, ``invoke``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from genai_commons import ConfigurationError, GenAIError, Provider
-
-from .clients import ClientFactory
-from .concurrency import WorkerPool
-from .errors import PROVIDER
-from .settings import BedrockSettings
 
 if TYPE_CHECKING:
     from genai_commons import (
@@ -34,11 +30,15 @@ if TYPE_CHECKING:
         SyncResult,
     )
 
+    from .clients import ClientFactory
+    from .concurrency import WorkerPool
     from .ingestion import DataSource, IngestionJob, Progress
     from .invoke import InvokeModelResult
+    from .settings import BedrockSettings
 
 # The capability modules load on first use, not when the host imports the plugin at start-up
-# (import time is benchmarked): ``from . import chat`` inside each method.
+# (import time is benchmarked): ``from . import chat`` inside each method. So do the settings (at
+# ``configure``), the clients with the credential chain and the worker pool (at the first call).
 
 RUNTIME = "bedrock-runtime"
 CONTROL = "bedrock"
@@ -59,7 +59,7 @@ class BedrockProvider(Provider):
         credentials, region and event handlers are kept; ``role_arn`` still applies on top).
     """
 
-    name = PROVIDER
+    name = "bedrock"  # errors.PROVIDER, without importing the errors module at start-up
     description = (
         "Amazon Bedrock: Converse chat and streaming, Titan and Cohere embeddings, Titan and Nova images, "
         "knowledge bases and agents"
@@ -68,21 +68,64 @@ class BedrockProvider(Provider):
     def __init__(self, session: Any = None) -> None:
         super().__init__()
         self._session = session
-        self.bedrock_settings = BedrockSettings()
-        #: The boto3 clients, one per service and region; knowledge bases and agents use it too.
-        self.clients = ClientFactory(self.bedrock_settings, session)
-        #: The bounded pool that fans embedding calls out.
-        self.workers = WorkerPool(self.bedrock_settings.max_concurrency)
+        self._settings: BedrockSettings | None = None
+        self._clients: ClientFactory | None = None
+        self._workers: WorkerPool | None = None
+        self._lock = threading.Lock()
         self._models: list[DeployedModel] | None = None
         self._knowledge_bases: dict[str, KnowledgeBase] = {}
 
     def configure(self, settings: ProviderSettings) -> None:
+        from .settings import BedrockSettings  # noqa: PLC0415
+
         self.close()
-        self.bedrock_settings = BedrockSettings.from_provider_settings(settings)
-        self.clients = ClientFactory(self.bedrock_settings, self._session)
-        self.workers = WorkerPool(self.bedrock_settings.max_concurrency)
+        configured = BedrockSettings.from_provider_settings(settings)
+        with self._lock:
+            self._settings, self._clients, self._workers = configured, None, None
         self._models = None
         self._knowledge_bases = {}
+
+    @property
+    def bedrock_settings(self) -> BedrockSettings:
+        """The plugin's settings (the defaults until :meth:`configure`)."""
+        settings = self._settings
+        if settings is None:
+            from .settings import BedrockSettings  # noqa: PLC0415
+
+            with self._lock:
+                if self._settings is None:
+                    self._settings = BedrockSettings()
+                settings = self._settings
+        return settings
+
+    @property
+    def clients(self) -> ClientFactory:
+        """The boto3 clients, one per service and region (made on first use); knowledge bases and
+        agents use it too."""
+        clients = self._clients
+        if clients is None:
+            from .clients import ClientFactory  # noqa: PLC0415
+
+            settings = self.bedrock_settings
+            with self._lock:
+                if self._clients is None:
+                    self._clients = ClientFactory(settings, self._session)
+                clients = self._clients
+        return clients
+
+    @property
+    def workers(self) -> WorkerPool:
+        """The bounded pool that fans embedding calls out (its threads start on first use)."""
+        workers = self._workers
+        if workers is None:
+            from .concurrency import WorkerPool  # noqa: PLC0415
+
+            settings = self.bedrock_settings
+            with self._lock:
+                if self._workers is None:
+                    self._workers = WorkerPool(settings.max_concurrency)
+                workers = self._workers
+        return workers
 
     def _client(self, service: str) -> tuple[Any, str | None]:
         client = self.clients.client(service)
@@ -316,8 +359,12 @@ class BedrockProvider(Provider):
 
     def close(self) -> None:
         """Close the clients' connections and stop the worker threads (``Host.close()`` calls it)."""
-        self.clients.close()
-        self.workers.close()
+        with self._lock:
+            clients, workers = self._clients, self._workers
+        if clients is not None:
+            clients.close()
+        if workers is not None:
+            workers.close()
 
 
 def _kb_id(knowledge_base: KnowledgeBase | str) -> str:

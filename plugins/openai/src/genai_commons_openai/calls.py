@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from genai_commons import ChatStreamEvent
 
+    from .clients import AsyncExchange
     from .endpoint import Endpoint
 
 __all__ = ["aget_json", "apost_json", "astream_chat", "get_json", "post_json", "stream_chat"]
@@ -66,10 +67,10 @@ def post_json(
 
 
 async def apost_json(
-    client: httpx.AsyncClient, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
+    exchange: AsyncExchange, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
 ) -> dict[str, Any]:
-    response = await client.post(
-        url, content=_body(payload), headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
+    response = await exchange.request(
+        "POST", url, content=_body(payload), headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
     )
     return _json(response)
 
@@ -79,9 +80,12 @@ def get_json(client: httpx.Client, endpoint: Endpoint, url: httpx.URL, timeout: 
 
 
 async def aget_json(
-    client: httpx.AsyncClient, endpoint: Endpoint, url: httpx.URL, timeout: float | None = None
+    exchange: AsyncExchange, endpoint: Endpoint, url: httpx.URL, timeout: float | None = None
 ) -> dict[str, Any]:
-    return _json(await client.get(url, headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)))
+    response = await exchange.request(
+        "GET", url, content=None, headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
+    )
+    return _json(response)
 
 
 def _stream_headers(endpoint: Endpoint) -> dict[str, str]:

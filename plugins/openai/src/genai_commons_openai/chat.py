@@ -49,7 +49,7 @@ def chat(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Re
 async def chat_async(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Response:
     endpoint, url, body, timeout = _prepare(provider, model, request, stream=False)
     try:
-        data = await apost_json(provider.clients.async_(), endpoint, url, body, timeout)
+        data = await apost_json(provider.clients.exchange(), endpoint, url, body, timeout)
         response: Response = parsed(data, chat_response)
     except TRANSLATED as exc:
         raise translate(provider.name, endpoint.base_url, exc) from exc

@@ -8,10 +8,17 @@ without being closed (a host never closed, as in a short script) is closed by a
 :func:`weakref.finalize` when it is collected or when the interpreter exits. An
 ``httpx.AsyncClient`` belongs to the event loop it first ran on (its pooled connections do), so a
 call from another loop gets its own client; clients of loops that have ended are dropped.
+
+Plain JSON exchanges of the async API (:class:`AsyncExchange`) go straight to the async client's
+transport, sharing its connection pool: the client's per-request machinery (merging URLs, headers,
+cookies and timeouts, auth and redirect flows, the cookie-jar wrappers) costs more CPU than the
+rest of a call, and the plugin uses none of it. Streams, and every call when an HTTP(S) proxy is set
+in the environment (which only a client routes through), go through the client.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
 
     from .endpoint import Endpoint
 
-__all__ = ["Clients"]
+__all__ = ["AsyncExchange", "Clients"]
 
 
 def _no_cookies() -> Any:
@@ -40,14 +47,75 @@ def _no_cookies() -> Any:
     return NoCookies()
 
 
+class AsyncExchange:
+    """One event loop's async client, and its transport for plain request-and-answer exchanges."""
+
+    __slots__ = ("_timeout", "_transport", "client")
+
+    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.client = client
+        #: The client's own transport when exchanges may bypass the client (no proxy in the way).
+        self._transport = transport
+        self._timeout = client.timeout.as_dict()
+
+    async def request(
+        self, method: str, url: httpx.URL | str, *, content: bytes | None, headers: dict[str, str] | None, timeout: Any
+    ) -> httpx.Response:
+        """Send one request and read its whole answer, as ``client.request`` would."""
+        import httpx  # noqa: PLC0415
+
+        transport, client = self._transport, self.client
+        if transport is None:
+            return await client.request(method, url, content=content, headers=headers, timeout=timeout)
+        if client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        merged = client.headers
+        if headers:
+            merged = httpx.Headers(merged)
+            merged.update(headers)
+        timeouts = self._timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout).as_dict()
+        request = httpx.Request(method, url, content=content, headers=merged, extensions={"timeout": timeouts})
+        try:
+            response = await transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        if _httpx_log.isEnabledFor(logging.INFO):  # the line httpx's clients log for every request
+            _httpx_log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        return response
+
+
+_httpx_log = logging.getLogger("httpx")
+
+
+def _proxied() -> bool:
+    """Whether the environment sets an HTTP(S) proxy, which a client made without a transport
+    routes requests through (``trust_env``)."""
+    from urllib.request import getproxies  # noqa: PLC0415
+
+    return any(getproxies().get(scheme) for scheme in ("http", "https", "all"))
+
+
 class _State:
     """What the finalizer needs; holds no reference to the provider."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sync: httpx.Client | None = None
-        #: id(loop) -> (weak reference to the loop, its client)
-        self.by_loop: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], httpx.AsyncClient]] = {}
+        #: id(loop) -> (weak reference to the loop, its client and exchange)
+        self.by_loop: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncExchange]] = {}
         self.pending: set[Any] = set()
 
     def close(self) -> None:
@@ -56,8 +124,8 @@ class _State:
             clients, self.by_loop = list(self.by_loop.values()), {}
         if sync is not None:
             sync.close()
-        for loop_ref, client in clients:
-            _close_async(loop_ref(), client, self.pending)
+        for loop_ref, exchange in clients:
+            _close_async(loop_ref(), exchange.client, self.pending)
 
 
 def _close_async(loop: asyncio.AbstractEventLoop | None, client: httpx.AsyncClient, pending: set[Any]) -> None:
@@ -129,6 +197,10 @@ class Clients:
 
     def async_(self) -> httpx.AsyncClient:
         """The pooled async client of the running event loop."""
+        return self.exchange().client
+
+    def exchange(self) -> AsyncExchange:
+        """The running event loop's async client, with the fast path for plain exchanges."""
         import asyncio  # noqa: PLC0415
 
         loop = asyncio.get_running_loop()
@@ -136,20 +208,29 @@ class Clients:
         if entry is not None and entry[0]() is loop:
             return entry[1]
         with self._state.lock:
-            for key, (loop_ref, _client) in list(self._state.by_loop.items()):
+            for key, (loop_ref, _exchange) in list(self._state.by_loop.items()):
                 other = loop_ref()
                 if other is None or other.is_closed() or (other is not loop and key == id(loop)):
                     del self._state.by_loop[key]
             entry = self._state.by_loop.get(id(loop))
             if entry is None:
-                import httpx  # noqa: PLC0415
-
-                transport = self._async_transport
-                if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
-                    transport = self._transport
-                entry = (weakref.ref(loop), httpx.AsyncClient(transport=transport, **self._options()))
+                entry = (weakref.ref(loop), self._new_exchange())
                 self._state.by_loop[id(loop)] = entry
             return entry[1]
+
+    def _new_exchange(self) -> AsyncExchange:
+        import httpx  # noqa: PLC0415
+
+        options = self._options()
+        transport = self._async_transport
+        if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
+            transport = self._transport
+        if transport is None:
+            if _proxied():  # the client routes through the environment's proxy (only without a transport)
+                return AsyncExchange(httpx.AsyncClient(**options), None)
+            # what httpx.AsyncClient would make, made here to be shared by the client and the exchanges
+            transport = httpx.AsyncHTTPTransport(limits=options.pop("limits"))
+        return AsyncExchange(httpx.AsyncClient(transport=transport, **options), transport)
 
     def reset(self) -> None:
         """Close the clients; the next call makes new ones (after a change of settings)."""
@@ -166,5 +247,5 @@ class Clients:
         with self._state.lock:
             entry = self._state.by_loop.pop(id(loop), None)
         if entry is not None:
-            await entry[1].aclose()
+            await entry[1].client.aclose()
         self._state.close()

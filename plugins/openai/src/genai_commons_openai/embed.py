@@ -62,12 +62,12 @@ async def embed_async(
     provider: OpenAIProvider, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
 ) -> EmbeddingsResponse:
     endpoint, url, bodies = _prepare(provider, model, chunks, options)
-    client, timeout = provider.clients.async_(), timeout_of(options)
+    exchange, timeout = provider.clients.exchange(), timeout_of(options)
     gate = asyncio.Semaphore(endpoint.embedding_concurrency)
 
     async def one(call: tuple[dict[str, Any], int]) -> Batch:
         async with gate:
-            data = await apost_json(client, endpoint, url, call[0], timeout)
+            data = await apost_json(exchange, endpoint, url, call[0], timeout)
         batch: Batch = parsed(data, lambda d: vectors_of(d, call[1]))
         return batch
 

@@ -44,10 +44,10 @@ async def generate_image_async(
     provider: OpenAIProvider, model: DeployedModel, prompt: str, options: ImageOptions
 ) -> Response:
     endpoint, url, bodies = _prepare(provider, model, prompt, options)
-    client, timeout = provider.clients.async_(), timeout_of(options)
+    exchange, timeout = provider.clients.exchange(), timeout_of(options)
 
     async def one(body: dict[str, Any]) -> Response:
-        response: Response = parsed(await apost_json(client, endpoint, url, body, timeout), image_response)
+        response: Response = parsed(await apost_json(exchange, endpoint, url, body, timeout), image_response)
         return response
 
     try:
