@@ -4,6 +4,7 @@ through ``httpx.MockTransport``, and hosts configured to use it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,16 @@ def recorder() -> UsageRecorder:
 HostFactory = Callable[..., Host]
 
 
-@pytest.fixture
-def openai_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
-    """``openai_host(**settings)``: a host whose ``openai`` provider talks to the loopback server."""
+@contextmanager
+def _hosts(
+    tmp_path: Path, recorder: UsageRecorder, provider: str, table: dict[str, Any]
+) -> Iterator[Callable[..., Host]]:
+    """A factory of hosts with one provider plugin (its settings: ``table`` plus the call's), all
+    closed at the end: ``make(plugin, retry=..., **settings)``."""
     hosts: list[Host] = []
 
-    def make(plugin: Any = OpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
-        table = {"base_url": server.url, "api_key": KEY, **settings}
-        config = Config.defaults(tmp_path, retry=retry, providers={"openai": table})
+    def make(plugin: Any, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+        config = Config.defaults(tmp_path, retry=retry, providers={provider: {**table, **settings}})
         host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
         hosts.append(host)
         return host
@@ -52,36 +55,36 @@ def openai_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Pat
     yield make
     for host in hosts:
         host.close()
+
+
+@pytest.fixture
+def openai_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
+    """``openai_host(**settings)``: a host whose ``openai`` provider talks to the loopback server."""
+    with _hosts(tmp_path, recorder, "openai", {"base_url": server.url, "api_key": KEY}) as make:
+
+        def openai(plugin: Any = OpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+            return make(plugin, retry, **settings)
+
+        yield openai
 
 
 @pytest.fixture
 def azure_host(server: FakeOpenAIServer, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
     """``azure_host(**settings)``: a host whose ``azure`` provider talks to the loopback server."""
-    hosts: list[Host] = []
+    with _hosts(tmp_path, recorder, "azure", {"endpoint": server.endpoint, "api_key": KEY}) as make:
 
-    def make(plugin: Any = AzureOpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
-        table = {"endpoint": server.endpoint, "api_key": KEY, **settings}
-        config = Config.defaults(tmp_path, retry=retry, providers={"azure": table})
-        host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
-        hosts.append(host)
-        return host
+        def azure(plugin: Any = AzureOpenAIProvider, retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+            return make(plugin, retry, **settings)
 
-    yield make
-    for host in hosts:
-        host.close()
+        yield azure
 
 
 @pytest.fixture
 def mock_host(service: FakeOpenAI, recorder: UsageRecorder, tmp_path: Path) -> Iterator[HostFactory]:
     """``mock_host(**settings)``: the fake served in-process through ``httpx.MockTransport``."""
-    hosts: list[Host] = []
+    with _hosts(tmp_path, recorder, "openai", {"api_key": KEY}) as make:
 
-    def make(retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
-        config = Config.defaults(tmp_path, retry=retry, providers={"openai": {"api_key": KEY, **settings}})
-        host = Host(config, load_entry_points=False, plugins=[OpenAIProvider(service.transport()), recorder])
-        hosts.append(host)
-        return host
+        def mock(retry: RetryPolicy = NO_WAIT, **settings: Any) -> Host:
+            return make(OpenAIProvider(service.transport()), retry, **settings)
 
-    yield make
-    for host in hosts:
-        host.close()
+        yield mock
