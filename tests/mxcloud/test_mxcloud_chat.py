@@ -21,6 +21,7 @@ from genai_commons import (
     TextDelta,
     Tool,
     ToolCallDelta,
+    UnsupportedCapabilityError,
     ValidationError,
 )
 from genai_commons.testing import UsageRecorder
@@ -118,7 +119,6 @@ def test_images_and_documents_travel_as_base64(host: Host, service: FakeMxCloud)
         ([FileContent.from_bytes(b"x", "document", extension="txt")] * 6, "at most 5 documents"),
         ([FileContent.from_bytes(b"x" * 4_500_000, "document", extension="pdf")], "smaller than 4.5 MB"),
         ([FileContent.from_bytes(b"x", "document", extension="exe")], "csv, doc, docx, html, md, pdf, txt, xls"),
-        ([FileContent.from_url("https://example.com/a.png", "image")], "inline bytes, not https URLs"),
     ],
 )
 def test_limits_are_checked_before_sending(
@@ -126,6 +126,15 @@ def test_limits_are_checked_before_sending(
 ) -> None:
     with pytest.raises(ValidationError, match=says):
         host.chat("mxcloud:claude", "Look", files=FileCollection.of(*files))
+    assert service.requests == []
+
+
+def test_file_urls_are_refused_before_sending_unless_the_host_may_download_them(
+    host: Host, service: FakeMxCloud
+) -> None:
+    files = FileCollection.of(FileContent.from_url("https://example.com/a.png", "image"))
+    with pytest.raises(UnsupportedCapabilityError, match="GENAI_FETCH_URLS=1"):
+        host.chat("mxcloud:claude", "Look", files=files)
     assert service.requests == []
 
 

@@ -130,7 +130,7 @@ def test_images_by_url_and_by_data_and_documents_as_file_parts(openai_host, serv
 def test_a_document_url_is_refused_with_advice(openai_host, service: FakeOpenAI) -> None:
     host = openai_host()
     files = FileCollection.of(FileContent.from_url("https://example.com/a.pdf", "document"))
-    with pytest.raises(ValidationError, match="inline data"):
+    with pytest.raises(UnsupportedCapabilityError, match=r"documents as inline bytes.*GENAI_FETCH_URLS=1"):
         host.chat("openai:gpt-4o", "Summarise", files=files)
     assert service.calls == []
 

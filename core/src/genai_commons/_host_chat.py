@@ -56,6 +56,8 @@ class ChatCalls(HostBase):
         offers, the host runs them and calls the model again, up to ``max_steps`` model calls;
         the response's usage covers every step and one usage event is recorded."""
         deployed, current = self._chat_input(model, request, files, stream=False)
+        if _has_files(current):
+            current = self._fetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
         responses: list[Response] = []
         while True:
@@ -90,6 +92,8 @@ class ChatCalls(HostBase):
         from .toolloop import aggregate, run_calls_async, runnable_calls  # noqa: PLC0415
 
         deployed, current = self._chat_input(model, request, files, stream=False)
+        if _has_files(current):
+            current = await self._afetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
         responses: list[Response] = []
         while True:
@@ -109,6 +113,16 @@ class ChatCalls(HostBase):
         self._record_response(deployed, "chat", final, len(responses))
         return final
 
+    def _fetch(self, request: Request, model: DeployedModel) -> Request:
+        from .fetch import fetch_urls  # noqa: PLC0415 - only for requests with files
+
+        return fetch_urls(request, model, self.config.files)
+
+    async def _afetch(self, request: Request, model: DeployedModel) -> Request:
+        from .fetch import afetch_urls  # noqa: PLC0415
+
+        return await afetch_urls(request, model, self.config.files)
+
     def _loop_limit(self, model: DeployedModel, responses: list[Response]) -> ToolLoopError:
         return ToolLoopError(
             f"model {model.ref} was still calling tools after {len(responses)} steps; raise max_steps "
@@ -124,6 +138,8 @@ class ChatCalls(HostBase):
         from .streams import ChatStream  # noqa: PLC0415
 
         deployed, req = self._chat_input(model, request, files, stream=True)
+        if _has_files(req):
+            req = self._fetch(req, deployed)
         started = time.perf_counter()
 
         def open_stream() -> tuple[Any, Any]:
@@ -144,6 +160,8 @@ class ChatCalls(HostBase):
         from .streams import AsyncChatStream  # noqa: PLC0415
 
         deployed, req = self._chat_input(model, request, files, stream=True)
+        if _has_files(req):
+            req = await self._afetch(req, deployed)
         started = time.perf_counter()
 
         async def open_stream() -> tuple[Any, Any]:
@@ -160,6 +178,10 @@ class ChatCalls(HostBase):
             started,
             lambda r: self._record_response(deployed, "chat", r, 1),
         )
+
+
+def _has_files(request: Request) -> bool:
+    return any(message.files is not None for message in request.messages)
 
 
 def _aggregate(responses: list[Response]) -> Response:

@@ -193,12 +193,31 @@ class KnowledgeSettings:
 
 
 @frozen(kw_only=True)
+class FileSettings:
+    """Files attached to chat messages by URL: whether the host may download them."""
+
+    #: Download ``http(s)`` file URLs for models that take only inline bytes (``GENAI_FETCH_URLS``).
+    fetch_urls: bool = False
+    #: The largest file the host downloads, in bytes.
+    fetch_max_bytes: int = 20 * 1024 * 1024
+    #: Seconds to connect and between bytes read.
+    fetch_timeout: float = 20.0
+    #: Whether URLs may point at loopback, private, link-local or reserved addresses.
+    fetch_private_networks: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.fetch_max_bytes < 1 or self.fetch_timeout <= 0:
+            raise ConfigurationError("[files] fetch_max_bytes and fetch_timeout must be positive")
+
+
+@frozen(kw_only=True)
 class _FileSchema:
     plugins: PluginSettings = field(factory=PluginSettings)
     retry: RetryPolicy = field(factory=RetryPolicy)
     usage: UsageSettings = field(factory=UsageSettings)
     tools: ToolSettings = field(factory=ToolSettings)
     knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
+    files: FileSettings = field(factory=FileSettings)
     providers: dict[str, dict[str, Any]] = field(factory=dict)
     knowledge_bases: dict[str, dict[str, Any]] = field(factory=dict)
 
@@ -215,6 +234,7 @@ class Config:
     usage: UsageSettings = field(factory=UsageSettings)
     tools: ToolSettings = field(factory=ToolSettings)
     knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
+    files: FileSettings = field(factory=FileSettings)
     providers: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
     #: ``[knowledge_bases.NAME]`` tables: ``provider``, ``collection``, ``embedding_model``,
     #: ``description``, and keys of the provider's own.
@@ -247,6 +267,7 @@ class Config:
             usage=_usage_from_env(schema.usage, environ),
             tools=schema.tools,
             knowledge=_knowledge_from_env(schema.knowledge, environ),
+            files=_files_from_env(schema.files, environ),
             providers=schema.providers,
             knowledge_bases=schema.knowledge_bases,
             environ=environ,
@@ -336,3 +357,9 @@ def _knowledge_from_env(settings: KnowledgeSettings, environ: Mapping[str, str])
     if ":" not in model:
         raise ConfigurationError(f"GENAI_EMBEDDING_MODEL={model!r} must be PROVIDER:MODEL")
     return attrs.evolve(settings, default_embedding_model=model)
+
+
+def _files_from_env(settings: FileSettings, environ: Mapping[str, str]) -> FileSettings:
+    if "GENAI_FETCH_URLS" not in environ:
+        return settings
+    return attrs.evolve(settings, fetch_urls=parse_bool(environ["GENAI_FETCH_URLS"], name="GENAI_FETCH_URLS"))

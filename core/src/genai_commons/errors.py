@@ -13,6 +13,7 @@ Plugins translate every provider error into one of these classes, in one place (
     ├── UnknownModelError          no provider, deployed model or knowledge base of that name
     ├── UnsupportedCapabilityError the model or provider cannot do what the call needs
     ├── ToolLoopError              the tool-calling loop hit its step limit
+    ├── FileFetchError             downloading a file URL of a message failed ([files] fetch_urls)
     └── ProviderError              the provider answered with an error, or not at all
         ├── AuthenticationError        credentials rejected (401)
         ├── PermissionDeniedError      no access to the model or resource (403)
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFilteredError",
     "ContextLengthError",
+    "FileFetchError",
     "GenAIError",
     "MissingCredentialsError",
     "NotFoundError",
@@ -98,6 +100,18 @@ class UnsupportedCapabilityError(GenAIError):
         super().__init__(message)
         self.target = target
         self.capability = capability
+
+
+class FileFetchError(GenAIError):
+    """The host could not download a file URL of a chat message (``[files] fetch_urls``): the
+    server failed, the file is too large, or the address is not allowed.
+
+    :param url: the URL, without its query string.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class ToolLoopError(GenAIError):

@@ -6,20 +6,31 @@ from pathlib import Path
 
 import click
 
-from ..errors import GenAIError
+from ..errors import GenAIError, ValidationError
 from ..model import FileCollection, FileContent, Message, Request, Response, Role, TextDelta
+from ..model.files import file_type_of
 from ._common import bad_arguments, model_ref, read_prompt, unstructure, verbosity, write_out
 from ._state import CliState, echo_json, pass_state
 
 
 def build_request(
-    prompt: str, system_prompt: str | None, temperature: float | None, max_tokens: int | None, paths: tuple[Path, ...]
+    prompt: str,
+    system_prompt: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    paths: tuple[Path, ...],
+    urls: tuple[str, ...] = (),
 ) -> Request:
     """The request of one user message; bad values are usage errors in the domain model's words."""
     files = []
     for path in paths:
         with bad_arguments("'-f' / '--file'"):
             files.append(FileContent.from_path(path))
+    for url in urls:
+        with bad_arguments("'-u' / '--url'"):
+            if not url.startswith(("http://", "https://")):
+                raise ValidationError(f"{url[:60]!r} is not an http(s) URL; attach local files with -f")
+            files.append(FileContent.from_url(url, file_type_of(url)))
     with bad_arguments():
         return Request(
             system_prompt=system_prompt,
@@ -94,6 +105,15 @@ def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -
     help="Attach a file (repeatable); images by extension (png, jpg, ...), anything else as a document.",
 )
 @click.option(
+    "-u",
+    "--url",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="Attach a file by its http(s) URL (repeatable). Models that cannot read URLs get it downloaded by the "
+    "host, only with [files] fetch_urls = true or GENAI_FETCH_URLS=1.",
+)
+@click.option(
     "-T",
     "--tool",
     "tools",
@@ -114,6 +134,7 @@ def chat_command(
     temperature: float | None,
     max_tokens: int | None,
     files: tuple[Path, ...],
+    urls: tuple[str, ...],
     tools: tuple[str, ...],
     stream: bool,
     as_json: bool,
@@ -123,7 +144,7 @@ def chat_command(
     PROMPT may be - to read it from standard input. Only the answer's text goes to standard
     output; with -v the stop reason and token counts go to standard error.
     """
-    request = build_request(read_prompt(prompt), system_prompt, temperature, max_tokens, files)
+    request = build_request(read_prompt(prompt), system_prompt, temperature, max_tokens, files, urls)
     if tools:
         from ._tools import load_tool  # noqa: PLC0415
 

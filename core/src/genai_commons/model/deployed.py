@@ -44,6 +44,12 @@ class DeployedModel:
     supports_history: bool = True
     supports_function_calling: bool = False
     supports_streaming: bool = False
+    #: The input modalities (image, document) the provider's API reads from ``http(s)`` URLs itself.
+    #: A URL file of another modality is downloaded by the host when ``[files] fetch_urls`` allows
+    #: it, and refused otherwise.
+    url_input_modalities: frozenset[Modality] = field(
+        default=frozenset({Modality.IMAGE, Modality.DOCUMENT}), converter=_modalities
+    )
     #: Usable with the current credentials and the user's preferences (``IsActive``).
     active: bool = True
     #: Lifecycle status as the provider reports it (``ACTIVE``, ``LEGACY``), when it does.

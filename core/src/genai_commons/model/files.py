@@ -101,7 +101,7 @@ class FileContent:
         path = Path(path)
         extension = _normalise_extension(path.suffix)
         if file_type is None:
-            file_type = FileType.IMAGE if extension in _IMAGE_EXTENSIONS else FileType.DOCUMENT
+            file_type = file_type_of(path.name)
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -115,6 +115,12 @@ class FileContent:
         if self.data is None:
             raise ValidationError("this file is a URL; fetch it yourself, it has no inline data")
         return base64.b64decode(self.data)
+
+
+def file_type_of(name: str) -> FileType:
+    """``IMAGE`` for a file name or URL path ending in an image extension, else ``DOCUMENT``."""
+    path = name.partition("?")[0].partition("#")[0].rpartition("/")[2]
+    return FileType.IMAGE if _normalise_extension(Path(path).suffix) in _IMAGE_EXTENSIONS else FileType.DOCUMENT
 
 
 def _files_tuple(value: Iterable[FileContent]) -> tuple[FileContent, ...]:

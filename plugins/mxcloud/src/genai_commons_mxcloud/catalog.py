@@ -52,6 +52,7 @@ def chat_model(key: ConnectionKey) -> DeployedModel:
         model_id=key.name,
         display_name=f"{key.model or 'Claude'} ({key.name})",
         input_modalities=_CHAT_INPUTS,
+        url_input_modalities=(),  # Converse reads inline bytes only
         supports_function_calling=True,
         supports_streaming=True,
         max_input_tokens=200_000,

@@ -65,6 +65,7 @@ class ModelSpec:
             display_name=self.display_name or model_id,
             output_modality=self.output,
             input_modalities=inputs,
+            url_input_modalities={Modality.IMAGE},  # documents go inline only
             supports_system_prompt=chat and self.system_prompt,
             supports_history=chat,
             supports_function_calling=chat and self.tools,
