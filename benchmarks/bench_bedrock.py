@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import _results as results
+
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"
 KEYS = {
@@ -110,6 +112,22 @@ def overhead(calls: int) -> None:
     extra = f"overhead {ours - base:6.3f} ms = {share:5.1f} %"
     print(f"  host.chat through the plugin               {ours:7.3f} ms/call  {extra}")
     print(f"  target <= 10 % of the direct median: {'met' if share <= 10 else 'NOT met'}")
+    results.measure(
+        "overhead",
+        "chat (Converse) against the local Bedrock server: median per call",
+        "ms",
+        ("host.chat through the plugin", ours),
+        [("boto3 client.converse", base)],
+        goal=results.target("overhead <= 10 % of boto3", share, "<=", 10, unit="%", figure="overhead share"),
+        group="chat_per_call",
+    )
+    results.series(
+        "bedrock_converse_samples",
+        "Converse against the local Bedrock server, per call, alternating",
+        "ms",
+        "samples",
+        {"boto3 client.converse": direct_samples, "host.chat (this project)": host_samples},
+    )
 
 
 def embeddings(texts: int, concurrency: int | None) -> None:
@@ -141,6 +159,14 @@ def embeddings(texts: int, concurrency: int | None) -> None:
     print(f"  sequential calls (baseline, {sample} measured)   {sequential:6.2f} s")
     print(f"  host.embed                                 {wall:6.2f} s")
     print(f"  target <= 3 s: {'met' if wall <= 3 else 'NOT met'}")
+    results.measure(
+        "embeddings",
+        f"{texts} Titan v2 embeddings, endpoint answering after 20 ms: wall time",
+        "s",
+        (f"host.embed (max_concurrency {concurrency})", wall),
+        [(f"sequential calls (extrapolated from {sample})", sequential)],
+        goal=results.target("<= 3 s" if texts == 1000 else "<= 3 s (for 1,000 texts)", wall, "<=", 3, unit="s"),
+    )
 
 
 def imports(runs: int) -> None:
@@ -177,6 +203,29 @@ def imports(runs: int) -> None:
     print(f"  core + the plugin's entry point + boto3      {ours:7.1f} ms  (+{ours - base:5.1f} ms)")
     print(f"  ... + every capability module (informative)  {full:7.1f} ms  (+{full - base:5.1f} ms)")
     print(f"  target <= boto3 + 60 ms: {'met' if ours - base <= 60 else 'NOT met'}")
+    results.measure(
+        "imports",
+        "import of the core, the plugin's entry point and boto3, whole process, median",
+        "ms",
+        ("core + entry point + boto3", ours),
+        [("python -c 'import boto3'", base)],
+        goal=results.target("<= boto3 + 60 ms", ours - base, "<=", 60, unit="ms", figure="extra over boto3"),
+        group="import_time",
+        note=f"every capability module too: {full:.1f} ms; the core's Provider base + boto3: {core:.1f} ms",
+    )
+    names = {
+        baseline: "import boto3",
+        core_only: "Provider base + boto3",
+        plugin: "entry point + boto3",
+        first_call: "every module + boto3",
+    }
+    results.series(
+        "bedrock_import_runs",
+        "Bedrock plugin import, whole processes, interleaved runs",
+        "ms",
+        "samples",
+        {names[code]: samples for code, samples in times.items()},
+    )
 
 
 def main() -> None:
@@ -186,7 +235,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--concurrency", type=int, help="max_concurrency for the embeddings (default: the plugin's)")
     parser.add_argument("--only", choices=["overhead", "embeddings", "imports"])
+    results.add_argument(parser)
     args = parser.parse_args()
+    results.start(args.json)
     if args.only in (None, "overhead"):
         overhead(args.calls)
     if args.only in (None, "embeddings"):

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 
+import _results as results
 import structlog
 
 from genai_commons import Config, DeployedModel, Host, Provider, Request, Response
@@ -46,7 +47,9 @@ def per_call_us(fn, calls: int, rounds: int = 7) -> float:  # type: ignore[no-un
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
+    results.add_argument(parser)
     args = parser.parse_args()
+    results.start(args.json)
     # As an application would: structlog configured, INFO and above (the host logs calls at DEBUG).
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO), cache_logger_on_first_use=True
@@ -69,6 +72,34 @@ def main() -> None:
     print(f"host.chat('instant:m', 'hello')       {by_prompt:8.2f} us/call  overhead {by_prompt - direct:6.2f} us")
     worst = max(by_model, by_ref) - direct
     print(f"target <= 20 us overhead: {'met' if worst <= 20 else 'NOT met'}")
+    for name, value in (("host.chat(model, request)", by_model), ("host.chat('instant:m', request)", by_ref)):
+        results.measure(
+            "chat",
+            f"{name}: per call, median of 7 rounds",
+            "us",
+            (name, value),
+            [("provider.chat() directly", direct)],
+            goal=results.target("overhead <= 20 us", value - direct, "<=", 20, unit="us", figure="overhead"),
+        )
+    results.measure(
+        "chat",
+        "host.chat('instant:m', 'hello'): per call (informative)",
+        "us",
+        ("host.chat('instant:m', 'hello')", by_prompt),
+        [("provider.chat() directly", direct)],
+    )
+    results.series(
+        "host_overhead",
+        "host.chat against an in-process provider answering at once, per call",
+        "us",
+        "bars",
+        {
+            "provider.chat() directly": direct,
+            "host.chat(model, request)": by_model,
+            "host.chat('instant:m', request)": by_ref,
+            "host.chat('instant:m', 'hello')": by_prompt,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import _results as results
 import httpx
 
 from genai_commons import ChunkCollection, Config, DeployedModel, EmbeddingsOptions, EmbeddingsResponse, Host, Provider
@@ -208,7 +209,9 @@ def main() -> None:
     parser.add_argument("--store", choices=["local", "memory"], default=None)
     parser.add_argument("--batch", type=int, default=64, help="texts per embedding call")
     parser.add_argument("--concurrency", type=int, default=4, help="embedding calls in flight")
+    results.add_argument(parser)
     args = parser.parse_args()
+    results.start(args.json)
     store = args.store or ("local" if local_installed() else "memory")
     documents = make_documents(args.documents)
     with loopback_server() as url:
@@ -227,6 +230,22 @@ def main() -> None:
         print(f"{label:44}{chunks:>8}{seconds:>9.2f}{chunks / seconds:>10.0f}{calls:>13}{rerun:>10.2f}")
     worst = min(sync[0] / sync[1], async_[0] / async_[1])
     print(f"target >= 2,000 chunks/s: {'met' if worst >= 2000 else 'NOT met'} ({worst:,.0f} chunks/s)")
+    for label, (chunks, seconds, _, _) in rows[1:]:
+        results.measure(
+            "ingest",
+            f"{label}, {chunks} chunks into the {store} store: throughput",
+            "chunks/s",
+            (label.split(" (")[0], chunks / seconds),
+            [(rows[0][0], base[0] / base[1])],
+            goal=results.target(">= 2,000 chunks/s", chunks / seconds, ">=", 2000, unit="chunks/s"),
+        )
+    results.series(
+        "ingest_throughput",
+        f"ingestion into the {store} store, embeddings answering after 20 ms",
+        "chunks/s",
+        "bars",
+        {label.split(" (")[0]: chunks / seconds for label, (chunks, seconds, _, _) in rows},
+    )
 
 
 if __name__ == "__main__":

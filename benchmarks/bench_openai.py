@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import _results as results
 import httpx
 import structlog
 
@@ -128,16 +129,40 @@ def bench_chat(url: str, host: Host, pairs: int) -> None:
     print(
         f"client CPU per call: raw {raw_cpu:.1f} us, host + plugin {plugin_cpu:.1f} us ({plugin_cpu - raw_cpu:+.1f} us)"
     )
+    raw_name, competitors = "raw httpx.Client.post + .json()", []
     for name, make in (("openai SDK", _openai_sdk), ("litellm", _litellm)):
         call = make(url) if importlib.util.find_spec(name.split()[0]) else None
+        shown = {"openai SDK": "OpenAI SDK", "litellm": "LiteLLM"}[name]
         if call is None:
             print(f"{name}: not installed, not measured")
+            competitors.append((shown, None, "not installed"))
             continue
         for _ in range(100):
             call()
-        base, other, extra = paired(raw_call, call, pairs // 3)
+        _, other, extra = paired(raw_call, call, pairs // 3)
         print(f"{name:10s} median {other:8.1f} us, overhead over raw httpx {extra:8.1f} us")
+        competitors.append((shown, other, f"overhead over raw httpx {extra:.1f} us ({pairs // 3} pairs)"))
     raw.close()
+    results.measure(
+        "chat",
+        "chat, non-streaming: median per call",
+        "us",
+        (f"host.chat('openai:{MODEL}')", subject),
+        [(raw_name, base), *competitors],
+        goal=results.target(
+            "overhead <= 100 us", overhead, "<=", 100, unit="us", figure="median of paired differences"
+        ),
+        group="chat_per_call",
+    )
+    results.measure("chat", "chat: client CPU per call", "us", ("host.chat", plugin_cpu), [(raw_name, raw_cpu)])
+    measured = {name: value for name, value, _ in competitors if value is not None}
+    results.series(
+        "openai_chat_competitors",
+        "chat against the loopback OpenAI server: median per call",
+        "us",
+        "bars",
+        {"raw httpx": base, "host.chat (this project)": subject, **measured},
+    )
 
 
 def _openai_sdk(url: str) -> Callable[[], Any] | None:
@@ -149,6 +174,7 @@ def _openai_sdk(url: str) -> Callable[[], Any] | None:
 
 
 def _litellm(url: str) -> Callable[[], Any] | None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its bundled cost map, not a download
     import litellm
 
     messages = [{"role": "user", "content": PROMPT}]
@@ -205,6 +231,25 @@ def bench_async(url: str, host: Host, total: int, label: str, concurrency: int =
     print(f"raw httpx.AsyncClient   median {raw_rate:7.0f} requests/s  client CPU {raw_cpu:7.1f} us/request")
     print(f"host.achat              median {plugin_rate:7.0f} requests/s  client CPU {plugin_cpu:7.1f} us/request")
     print(f"median ratio of interleaved rounds {ratios:.3f}   target >= 1.0: {'met' if ratios >= 1.0 else 'NOT met'}")
+    raw_name = "raw httpx.AsyncClient"
+    results.measure(
+        "async",
+        f"async throughput, {concurrency} concurrent, {label}",
+        "requests/s",
+        ("host.achat", plugin_rate),
+        [(raw_name, raw_rate)],
+        goal=results.target(">= raw httpx", ratios, ">=", 1.0, unit="ratio", figure="median ratio of rounds"),
+    )
+    results.measure(
+        "async", f"client CPU per request, {label}", "us", ("host.achat", plugin_cpu), [(raw_name, raw_cpu)]
+    )
+    results.series(
+        f"openai_async_rounds_{results.slug(label)}",
+        f"async throughput, {concurrency} concurrent requests, {label}: interleaved rounds",
+        "requests/s",
+        "rounds",
+        {raw_name: [rate for rate, _ in raws], "host.achat": [rate for rate, _ in plugins]},
+    )
 
 
 def bench_async_in_process(home: str, total: int, concurrency: int = 64, rounds: int = 9) -> None:
@@ -255,6 +300,14 @@ def bench_async_in_process(home: str, total: int, concurrency: int = 64, rounds:
     print(f"raw httpx.AsyncClient   median {raw_rate:7.0f} requests/s  client CPU {raw_cpu:7.1f} us/request")
     print(f"host.achat              median {plugin_rate:7.0f} requests/s  client CPU {plugin_cpu:7.1f} us/request")
     print(f"ratio {plugin_rate / raw_rate:.3f}")
+    results.measure(
+        "async",
+        f"async throughput, {concurrency} concurrent, in-process transport (informative)",
+        "requests/s",
+        ("host.achat", plugin_rate),
+        [("raw httpx.AsyncClient", raw_rate)],
+        note=f"client CPU per request: raw {raw_cpu:.1f} us, host.achat {plugin_cpu:.1f} us",
+    )
 
 
 # -- 3. time to first delta -----------------------------------------------------------------------
@@ -312,6 +365,14 @@ def bench_first_delta(url: str, host: Host, pairs: int) -> None:
         f"{'met' if extra <= 100 else 'NOT met'}"
     )
     raw.close()
+    results.measure(
+        "stream",
+        "time to the first streamed text delta, median",
+        "us",
+        ("host.stream first TextDelta", median_us(plugins)),
+        [("raw httpx stream + iter_lines + json", median_us(raws))],
+        goal=results.target("<= raw + 100 us", extra, "<=", 100, unit="us", figure="median of paired differences"),
+    )
 
 
 # -- 4. embeddings --------------------------------------------------------------------------------
@@ -342,6 +403,14 @@ def bench_embeddings(url: str, host: Host, calls: int) -> None:
         f"{'met' if plugin_cpu <= 20 else 'NOT met'}"
     )
     raw.close()
+    results.measure(
+        "embed",
+        "embeddings, 256 inputs x 1024 dimensions: client CPU per call",
+        "ms",
+        ("host.embed (base64 into array('f'))", plugin_cpu),
+        [("raw httpx, JSON floats", float_cpu)],
+        goal=results.target("<= 20 ms", plugin_cpu, "<=", 20, unit="ms", figure="client CPU per call"),
+    )
 
 
 # -- 5. import time -------------------------------------------------------------------------------
@@ -373,6 +442,23 @@ def bench_import(runs: int) -> None:
         print(f"{name:45s} median {value * 1000:7.1f} ms  ratio {value / baseline:5.2f}")
     ratio = statistics.median(times["import genai_commons, genai_commons_openai"]) / baseline
     print(f"core + plugin import target <= 1.20: {'met' if ratio <= 1.2 else 'NOT met'}")
+    subject = "import genai_commons, genai_commons_openai"
+    results.measure(
+        "import",
+        "import of the core and the OpenAI plugin, whole process, median",
+        "ms",
+        (subject, statistics.median(times[subject]) * 1000),
+        [("python -c 'import httpx'", baseline * 1000)],
+        goal=results.target("<= 1.2 x httpx", ratio, "<=", 1.2, unit="ratio", figure="ratio to httpx"),
+        group="import_time",
+    )
+    results.series(
+        "openai_import_runs",
+        "OpenAI plugin import, whole processes, interleaved runs",
+        "ms",
+        "samples",
+        {name: [value * 1000 for value in values] for name, values in times.items()},
+    )
 
 
 def main() -> None:
@@ -382,7 +468,9 @@ def main() -> None:
     parser.add_argument("--embeddings", type=int, default=10, help="embedding calls per round")
     parser.add_argument("--runs", type=int, default=30, help="process runs per import measurement")
     parser.add_argument("--only", choices=["chat", "async", "stream", "embed", "import"], action="append")
+    results.add_argument(parser)
     args = parser.parse_args()
+    results.start(args.json)
     # As an application would: structlog configured, INFO and above.
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO), cache_logger_on_first_use=True

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+import _results as results
+
 BASELINE = "import httpx"
 SUBJECT = "import genai_commons; genai_commons.Host()"
 
@@ -29,7 +31,9 @@ def run(code: str, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
+    results.add_argument(parser)
     args = parser.parse_args()
+    results.start(args.json)
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "GENAI_HOME": home}
         for code in (BASELINE, SUBJECT):  # warm the file-system cache
@@ -51,6 +55,25 @@ def main() -> None:
     print(f"python -c 'import httpx'          median {b * 1000:7.1f} ms")
     print(f"import genai_commons + Host()     median {s * 1000:7.1f} ms")
     print(f"ratio                             {s / b:7.2f}  (target <= 1.20: {'met' if s / b <= 1.2 else 'NOT met'})")
+    results.measure(
+        "startup",
+        f"import genai_commons + Host() ({plugins} plugins), whole process, median",
+        "ms",
+        ("import genai_commons; Host()", s * 1000),
+        [("python -c 'import httpx'", b * 1000)],
+        goal=results.target("<= 1.2 x httpx", s / b, "<=", 1.2, unit="ratio", figure="ratio to httpx"),
+        group="import_time",
+    )
+    results.series(
+        "startup_runs",
+        "start-up, whole processes, interleaved runs",
+        "ms",
+        "samples",
+        {
+            "python -c 'import httpx'": [v * 1000 for v in baseline],
+            "genai_commons + Host()": [v * 1000 for v in subject],
+        },
+    )
 
 
 if __name__ == "__main__":

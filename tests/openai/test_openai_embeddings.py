@@ -61,7 +61,7 @@ def test_large_collections_are_batched_with_bounded_concurrency(
     host = openai_host(embedding_concurrency=2, models={"text-embedding-3-small": {"max_batch_size": 10}})
     texts = [f"text number {i}" for i in range(45)]
     result = host.embed("openai:text-embedding-3-small", texts, EmbeddingsOptions(dimensions=16))
-    assert [len(c.body["input"]) for c in service.calls] == [10, 10, 10, 10, 5]
+    assert sorted(len(c.body["input"]) for c in service.calls) == [5, 10, 10, 10, 10]  # concurrent: any order
     assert result.chunks.texts == texts
     single = host.embed("openai:text-embedding-3-small", texts[17], EmbeddingsOptions(dimensions=16))
     assert list(result.vectors[17]) == list(single.first_vector())

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import attrs
 import pluggy
@@ -16,7 +16,7 @@ from . import hookspecs
 from ._log import get_logger
 from .capabilities import require_provider_capability
 from .config import Config, PluginSettings
-from .errors import ConfigurationError, UnknownModelError, UnsupportedCapabilityError, ValidationError
+from .errors import ConfigurationError, PluginError, UnknownModelError, UnsupportedCapabilityError, ValidationError
 from .model.deployed import Agent, DeployedModel, KnowledgeBase, ProviderInfo
 from .model.enums import Capability
 from .model.usage import Usage
@@ -162,6 +162,9 @@ class HostBase:
     def provider(self, name: str) -> ProviderInfo:
         info = self.providers().get(name)
         if info is None:
+            failed = self._errors.get(name)
+            if failed is not None:  # installed, but it failed to load: say why, not "install it"
+                raise PluginError(f"provider {name!r} is not available: {failed.error}", plugin=name)
             known = ", ".join(sorted(self.providers())) or "none"
             raise UnknownModelError(
                 f"no provider named {name!r} is installed (installed: {known}); "
@@ -228,9 +231,9 @@ class HostBase:
             ref = f"{self.config.knowledge.default_provider}:{ref}"
         provider, name = _split_ref(ref, "knowledge base")
         info = self.provider(provider)
-        kb = self._hook.genai_resolve_knowledge_base(provider=provider, name=name)
+        kb = self._look_up_knowledge_base(provider, name)
         if kb is not None:
-            return _keep_model(given, cast(KnowledgeBase, kb), wanted), True
+            return _keep_model(given, kb, wanted), True
         if Capability.INGEST not in info.capabilities:
             raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}; see `genai kb list`")
         model = wanted or self.model(self.config.knowledge.default_embedding_model)
@@ -245,11 +248,13 @@ class HostBase:
         for key, value in (("provider", provider), ("embedding_model", model), ("collection", table.get("collection"))):
             if value is not None and not isinstance(value, str):
                 raise ConfigurationError(f"{where} {key} must be a string")
+        if model and ":" not in model:
+            raise ConfigurationError(f"{where} embedding_model {model!r} must be PROVIDER:MODEL")
         info = self.provider(provider)
         collection = table.get("collection") or name
-        known = self._hook.genai_resolve_knowledge_base(provider=provider, name=collection)
+        known = self._look_up_knowledge_base(provider, collection)
         if model is None and known is not None:
-            return _keep_model(name, attrs.evolve(cast(KnowledgeBase, known), name=name), wanted), True
+            return _keep_model(name, attrs.evolve(known, name=name), wanted), True
         ingests = Capability.INGEST in info.capabilities
         if model is None and ingests:  # the host embeds for stores that ingest chunks
             model = self.config.knowledge.default_embedding_model
@@ -262,6 +267,18 @@ class HostBase:
             description=table.get("description"),
         )
         return kb, known is not None or not ingests
+
+    def _look_up_knowledge_base(self, provider: str, name: str) -> KnowledgeBase | None:
+        """The provider's knowledge base of that name, or None; a lookup that asks a server (an
+        OpenSearch index's mapping) is retried like any call."""
+        return cast(
+            "KnowledgeBase | None",
+            call_with_retry(
+                self.config.retry,
+                "resolve_knowledge_base",
+                lambda: self._hook.genai_resolve_knowledge_base(provider=provider, name=name),
+            ),
+        )
 
     def agent(self, ref: Agent | str, alias_id: str | None = None) -> Agent:
         """The agent for ``provider:agent_id``, whose provider must offer agents."""
@@ -362,7 +379,8 @@ class HostBase:
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Unregister every plugin; plugins with a ``close()`` method are closed."""
+        """Unregister every plugin; plugins with a ``close()`` method are closed, and the
+        embedding thread pool is shut down. From async code, use :meth:`aclose`."""
         for name, plugin in list(self._pm.list_name_plugin()):
             close = getattr(plugin, "close", None)
             if callable(close) and not isinstance(plugin, type):
@@ -370,12 +388,34 @@ class HostBase:
             self._pm.unregister(name=name)
         self._providers = None
         self._models.clear()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    async def aclose(self) -> None:
+        """:meth:`close` from async code: plugins with an ``aclose()`` coroutine method are awaited
+        first, so that their async clients close their connections on the running event loop
+        (``close()`` can only schedule that from inside a running loop)."""
+        for _name, plugin in list(self._pm.list_name_plugin()):
+            aclose = getattr(plugin, "aclose", None)
+            if callable(aclose) and not isinstance(plugin, type):
+                closing = aclose()
+                if isinstance(closing, Awaitable):
+                    await closing
+        self.close()
 
     def __enter__(self) -> HostBase:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
     @property
     def home(self) -> Path:

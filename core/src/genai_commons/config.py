@@ -9,6 +9,7 @@ a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -136,6 +137,9 @@ class RetryPolicy:
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigurationError("[retry] max_attempts must be at least 1")
+        numbers = (self.initial_delay, self.max_delay, self.multiplier, self.max_retry_after)
+        if not all(math.isfinite(v) for v in numbers):
+            raise ConfigurationError("[retry] delays and multiplier must be finite numbers, not nan or inf")
         if min(self.initial_delay, self.max_delay, self.max_retry_after) < 0 or self.multiplier < 1:
             raise ConfigurationError("[retry] delays must be positive and multiplier at least 1")
 
@@ -149,6 +153,10 @@ class UsageSettings:
     cleanup_after_days: int | None = None
     #: The SQLite file of the default usage store; relative paths are under the home directory.
     database: str = "usage.db"
+
+    def __attrs_post_init__(self) -> None:
+        if self.cleanup_after_days is not None and self.cleanup_after_days < 0:
+            raise ConfigurationError("[usage] cleanup_after_days must be 0 (keep everything) or more")
 
 
 @frozen(kw_only=True)
@@ -249,6 +257,8 @@ class Config:
         explicit = path is not None or bool(environ.get("GENAI_CONFIG"))
         file = Path(path or environ.get("GENAI_CONFIG") or home / "config.toml").expanduser()
         data: dict[str, Any] = {}
+        if file.exists() and not file.is_file():
+            raise ConfigurationError(f"configuration file {file} is not a file")
         if file.is_file():
             try:
                 data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -294,6 +304,8 @@ def _structure_file(data: dict[str, Any], file: Path) -> _FileSchema:
     converter = cattrs.Converter(forbid_extra_keys=True)
     for kind in (bool, int, float, str):  # no coercion: "false" is not a boolean, 2.5 not an int
         converter.register_structure_hook(kind, _strict(kind))
+    string_list = tuple[str, ...]
+    converter.register_structure_hook_func(lambda t: t == string_list, _string_list)  # "ab" is not ("a", "b")
     try:
         return converter.structure(data, _FileSchema)
     except ConfigurationError as exc:
@@ -321,6 +333,12 @@ def _strict(kind: type) -> Any:
     return structure
 
 
+def _string_list(value: Any, _type: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -345,8 +363,8 @@ def _usage_from_env(settings: UsageSettings, environ: Mapping[str, str]) -> Usag
             days = int(raw)
         except ValueError:
             raise ConfigurationError(f"GENAI_USAGE_CLEANUP_AFTER_DAYS={raw!r} is not a whole number of days") from None
-    if days is not None and days < 0:
-        raise ConfigurationError("usage cleanup_after_days must be 0 (keep everything) or more")
+        if days < 0:
+            raise ConfigurationError(f"GENAI_USAGE_CLEANUP_AFTER_DAYS={raw!r} must be 0 (keep everything) or more")
     return UsageSettings(store=store, cleanup_after_days=days, database=settings.database)
 
 

@@ -6,7 +6,10 @@ lists of floats; a :class:`Function`'s callable becomes its import reference ``m
 and is imported again when read back. Provider option classes join the JSON form by registering
 with :func:`register_provider_options`.
 
-Bad documents raise :class:`ValidationError` with every problem and its path.
+Bad documents raise :class:`ValidationError` with every problem and its path. Documents nested more
+than :data:`MAX_DEPTH` arrays and objects deep are refused, so that whatever is read can be written
+again without exhausting Python's stack, and so are numbers that are not finite, even in free-form
+JSON (a tool's schema, an agent trace's content).
 """
 
 from __future__ import annotations
@@ -274,6 +277,41 @@ def converter() -> cattrs.Converter:
     return _converter
 
 
+#: The most arrays and objects inside each other that a document may hold. Real documents stay far
+#: below (a tool's JSON schema, a filter tree); deeper ones would exhaust the stack when read or written.
+MAX_DEPTH = 64
+
+_LEAVES = frozenset({str, int, float, bool, _NONE})
+
+
+def _check_shape(data: Any, name: str) -> bool:
+    """Refuse a document nested more than :data:`MAX_DEPTH` levels deep (iteratively: no recursion);
+    whether every number in it is finite (free-form JSON has no typed field to refuse NaN)."""
+    finite = True
+    level: list[Any] = [data]
+    for depth in range(1, MAX_DEPTH + 2):
+        below: list[Any] = []
+        for value in level:
+            if isinstance(value, dict | Mapping):
+                children: Any = value.values()
+            elif isinstance(value, list | tuple):
+                children = value
+            else:
+                continue
+            if depth > MAX_DEPTH:
+                raise ValidationError(f"invalid {name} document: nested more than {MAX_DEPTH} arrays and objects deep")
+            kinds = set(map(type, children))  # at C speed: a vector of floats costs little
+            if float in kinds:
+                floats = children if len(kinds) == 1 else [c for c in children if type(c) is float]
+                finite = finite and all(map(math.isfinite, floats))
+            if not kinds <= _LEAVES:
+                below.extend(child for child in children if type(child) not in _LEAVES)
+        if not below:
+            break
+        level = below
+    return finite
+
+
 def _format_problem(exc: BaseException, type_: type | None) -> str:
     if isinstance(exc, ValidationError):
         return str(exc)
@@ -282,15 +320,22 @@ def _format_problem(exc: BaseException, type_: type | None) -> str:
 
 def unstructure(value: Any) -> Any:
     """A domain object as plain JSON-ready data (dicts, lists, strings, numbers)."""
-    return converter().unstructure(value)
+    try:
+        return converter().unstructure(value)
+    except RecursionError:  # only an object built in code, not read from a document, gets here
+        raise ValidationError(f"a {type(value).__name__} nested too deeply to write as JSON") from None
 
 
 def structure(data: Any, cls: type[T]) -> T:
     """A domain object of type ``cls`` from plain data, validated."""
+    name = getattr(cls, "__name__", str(cls))
+    finite = _check_shape(data, name)
     try:
-        return converter().structure(data, cls)
+        value = converter().structure(data, cls)
     except ValidationError:
         raise
+    except RecursionError:  # called with the stack nearly used up already
+        raise ValidationError(f"invalid {name} document: nested too deeply to read here") from None
     except cattrs.BaseValidationError as exc:
         problems = "; ".join(cattrs.transform_error(exc, format_exception=_format_problem))
         raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: {problems}") from None
@@ -298,6 +343,9 @@ def structure(data: Any, cls: type[T]) -> T:
         raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: missing or unknown {exc}") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise ValidationError(f"invalid {getattr(cls, '__name__', cls)} document: {exc}") from None
+    if not finite:  # typed fields refuse NaN with their path; this is one in free-form JSON (a tool's schema)
+        raise ValidationError(f"invalid {name} document: holds a number that is not finite (NaN or infinity)")
+    return value
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:

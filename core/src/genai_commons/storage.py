@@ -10,6 +10,7 @@ consistency).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,12 +22,30 @@ def open_database(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connect
     conn = sqlite3.connect(file, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _write_ahead_logging(conn, timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _write_ahead_logging(conn: sqlite3.Connection, timeout: float) -> None:
+    """Turn WAL on, waiting up to ``timeout`` for the write lock. On a file that is not in WAL mode
+    yet (a new one that another process is setting up at the same moment), SQLite answers "database
+    is locked" at once instead of calling its busy handler: the switch upgrades a read lock, and
+    waiting could deadlock. So this connection retries itself."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

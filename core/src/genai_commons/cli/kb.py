@@ -36,6 +36,18 @@ def pairs(_ctx: click.Context, param: click.Parameter, values: Sequence[str]) ->
     return found
 
 
+def kb_name(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check a knowledge-base NAME: a name, or ``PROVIDER:NAME`` with both parts given."""
+    provider, sep, name = value.partition(":")
+    if not value.strip() or (sep and (not provider.strip() or not name.strip())):
+        raise click.BadParameter(
+            f"{value!r} is not a knowledge-base name; use NAME or PROVIDER:NAME, for example local:notes "
+            "(see `genai kb list`)",
+            param=param,
+        )
+    return value
+
+
 def optional_model_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """:func:`model_ref` for an optional option."""
     return None if value is None else model_ref(ctx, param, value)
@@ -74,7 +86,7 @@ def _print_report(kb: KnowledgeBase, report: IngestReport) -> None:
 
 
 @kb_group.command("ingest")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATH...]")
 @click.option(
     "--embedding-model",
@@ -204,7 +216,7 @@ def _sync(state: CliState, name: str, data_source: str | None, *, wait: bool, as
 
 
 @kb_group.command("sync")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.option("--data-source", metavar="ID", help="Ingest from this data source only (default: every one).")
 @click.option("--no-wait", is_flag=True, help="Return once the ingestion started, without waiting for it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
@@ -238,7 +250,7 @@ def _print_chunks(chunks: Iterable[KnowledgeBaseChunk], numbered: bool) -> None:
 
 
 @kb_group.command("search")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.argument("query")
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to return.")
 @click.option("--min-similarity", type=float, metavar="X", help="Leave out chunks less similar than X (-1 to 1).")
@@ -275,7 +287,7 @@ def search_command(
 
 
 @kb_group.command("ask")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.argument("question")
 @click.option("--model", "model", required=True, metavar="PROVIDER:MODEL", callback=model_ref, help="Chat model.")
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to give the model.")
@@ -375,7 +387,7 @@ def _source_page(
 
 
 @kb_group.command("chunks")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.option("--source", metavar="ID", help="Only the chunks of this source object.")
 @click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Chunks to skip.")
@@ -405,7 +417,7 @@ def chunks_command(
 
 
 @kb_group.command("delete")
-@click.argument("name")
+@click.argument("name", callback=kb_name)
 @click.option("--source", "sources", multiple=True, metavar="ID", help="Delete only this source's chunks (repeatable).")
 @click.option("-y", "--yes", is_flag=True, help="Drop the collection without asking.")
 @pass_state

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
-from genai_commons import ChatStreamEvent, DeployedModel, Request, Response
+from genai_commons import ChatStreamEvent, DeployedModel, Request, Response, ServiceUnavailableError
 from genai_commons.formats.converse import converse_response
 from genai_commons.formats.converse_stream import stream_events
 
@@ -18,6 +19,15 @@ def chat(client: Any, model: DeployedModel, request: Request, *, region: str | N
     kwargs = converse_request(model.model_id, request)
     with translated_errors(region=region, model_id=model.model_id):
         data = client.converse(**kwargs)
+    output = data.get("output")
+    if not isinstance(output, dict) or not isinstance(output.get("message"), dict):
+        fields = {k: v for k, v in data.items() if k != "ResponseMetadata"}
+        raise ServiceUnavailableError(
+            f"Bedrock answered Converse for {model.model_id} without a message (the answer has "
+            f"{', '.join(sorted(fields)) or 'no fields'}); the host retries it",
+            provider=PROVIDER,
+            body=json.dumps(fields, default=str)[:4000],
+        )
     return converse_response(data, model_id=model.model_id)
 
 

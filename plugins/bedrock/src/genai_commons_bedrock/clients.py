@@ -3,7 +3,8 @@
 boto3 clients are thread-safe once created, but sessions are not safe to create clients from
 concurrently, so creation happens under a lock (with a lock-free fast path for clients that exist).
 Every client has botocore's retries off — the host has the only retry loop — and the connect and
-read timeouts of the settings. Endpoints come from the settings, or else from botocore's own
+read timeouts of the settings, and a check of its answers before they are parsed
+(:mod:`.integrity`). Endpoints come from the settings, or else from botocore's own
 lookup, which reads ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (``_BEDROCK``, ``_BEDROCK_AGENT_RUNTIME``,
 ``_BEDROCK_AGENT``), ``AWS_ENDPOINT_URL`` and the ``services`` section of ``~/.aws/config``.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from .credentials import assume_role_session, base_session
 from .errors import translated_errors
+from .integrity import check_answer
 from .settings import BedrockSettings
 
 __all__ = ["ClientFactory"]
@@ -90,7 +92,9 @@ class ClientFactory:
         if endpoint:
             kwargs["endpoint_url"] = endpoint
         with translated_errors(region=region):
-            return self._session.client(service, **kwargs)
+            client = self._session.client(service, **kwargs)
+        client.meta.events.register("before-parse", check_answer)
+        return client
 
     def region(self, service: str = "bedrock-runtime") -> str | None:
         """The region the service's client talks to, once it exists (for error messages)."""
@@ -104,4 +108,23 @@ class ClientFactory:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
+            _close_pools(client)
             client.close()
+
+
+def _close_pools(client: Any) -> None:
+    """Close the connections of a client's urllib3 pools. botocore's ``client.close()`` only clears
+    its pool manager, and urllib3 2 closes a cleared pool's connections when the pool is collected:
+    after a connection error, whose traceback runs through the pool (a reference cycle), that waits
+    for the garbage collector, and the connections stay open. Nothing happens where botocore's
+    internals differ from what this expects."""
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    managers = [getattr(session, "_manager", None), *(getattr(session, "_proxy_managers", None) or {}).values()]
+    for manager in managers:
+        pools: Any = getattr(manager, "pools", None)
+        if pools is None:
+            continue
+        for key in pools.keys():  # noqa: SIM118 - urllib3's container copies its keys; iterating it raises
+            pool = pools.get(key)
+            if pool is not None:
+                pool.close()

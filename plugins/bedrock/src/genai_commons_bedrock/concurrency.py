@@ -1,5 +1,6 @@
 """A bounded pool of worker threads for fanning one operation out into concurrent boto3 calls
-(Titan embeds one text per call; Cohere takes 96 texts a call)."""
+(Titan embeds one text per call; Cohere takes 96 texts a call), and for the async chat calls, so
+that no more calls are in flight than boto3's connection pool holds."""
 
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ class WorkerPool:
                 future.cancel()  # those already running finish on their own
             raise failed.exception()  # type: ignore[misc]
         return [future.result() for future in futures]
+
+    async def run(self, fn: Callable[..., R], /, *args: object) -> R:
+        """``fn(*args)`` in one of the pool's threads, awaited from async code, with the caller's
+        context variables (as ``asyncio.to_thread`` does)."""
+        import asyncio  # noqa: PLC0415
+        import contextvars  # noqa: PLC0415
+        import functools  # noqa: PLC0415
+
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._get(), call)
 
     def _get(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -300,6 +300,34 @@ def translate(
         )
     if isinstance(exc, bce.BotoCoreError):
         return ServiceUnavailableError(f"the AWS SDK failed: {exc}", provider=PROVIDER)
+    return _transport_error(exc)
+
+
+def _transport_error(exc: Exception) -> GenAIError | None:
+    """Failures botocore lets through as they are: urllib3's, while a body is read (a connection
+    cut or reset mid-answer, a read timeout mid-stream), and answers :mod:`.integrity` refused."""
+    from urllib3 import exceptions as urllib3_errors  # noqa: PLC0415 - botocore's HTTP library
+
+    from .integrity import DamagedAnswer  # noqa: PLC0415
+
+    if isinstance(exc, DamagedAnswer):
+        return ServiceUnavailableError(
+            f"Bedrock's answer was damaged in transit or is not Bedrock's ({exc}); the host retries it. If it "
+            "persists, check the endpoint (runtime_endpoint_url or AWS_ENDPOINT_URL_*) and any proxy in the way",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, urllib3_errors.ReadTimeoutError):
+        return ProviderTimeoutError(
+            f"Bedrock stopped sending in the middle of its answer ({exc}); raise read_timeout in "
+            "[providers.bedrock] if the model needs longer between two parts",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, urllib3_errors.HTTPError):
+        return ServiceUnavailableError(
+            f"the connection to Bedrock broke off in the middle of its answer ({exc}); the answer is incomplete, "
+            "try again",
+            provider=PROVIDER,
+        )
     return None
 
 

@@ -115,7 +115,8 @@ class BedrockProvider(Provider):
 
     @property
     def workers(self) -> WorkerPool:
-        """The bounded pool that fans embedding calls out (its threads start on first use)."""
+        """The bounded pool that fans embedding calls out and runs async chat calls (its threads
+        start on first use)."""
         workers = self._workers
         if workers is None:
             from .concurrency import WorkerPool  # noqa: PLC0415
@@ -211,6 +212,12 @@ class BedrockProvider(Provider):
 
         client, region = self._runtime()
         return chat.chat(client, model, request, region=region)
+
+    async def chat_async(self, model: DeployedModel, request: Request) -> Response:
+        """:meth:`chat` in the plugin's worker pool rather than asyncio's default executor: at most
+        ``max_concurrency`` calls in flight, the size of boto3's connection pool (a larger executor
+        would open connections beyond the pool and drop them after each call)."""
+        return await self.workers.run(self.chat, model, request)
 
     def chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
         from . import chat  # noqa: PLC0415

@@ -52,8 +52,15 @@ def _leaf(leaf: Leaf, params: list[object]) -> str:
             return _LEAF.format(test="m.value = ?")
         case In(key=key, values=values):
             # One JSON parameter, whatever the number of values (no limit on bound variables).
-            params.extend((key, json.dumps(list(values))))
-            return _LEAF.format(test="m.value IN (SELECT j.value FROM json_each(?) j)")
+            # SQLite's JSON functions end a text at a NUL character ("a\0b" would come out as
+            # "a"), so the rare values holding one are bound one by one.
+            whole = [value for value in values if "\x00" in value]
+            params.extend((key, json.dumps([value for value in values if "\x00" not in value])))
+            test = "m.value IN (SELECT j.value FROM json_each(?) j)"
+            if whole:
+                params.extend(whole)
+                test = f"({test} OR m.value IN ({', '.join('?' * len(whole))}))"
+            return _LEAF.format(test=test)
         case Range():
             params.append(leaf.key)
             tests = []

@@ -47,7 +47,23 @@ def converse_body(request: Request) -> dict[str, Any]:
 def chat(model: DeployedModel, request: Request) -> Operation[Response]:
     """One ``/converse`` call."""
     answer = yield Call(method="POST", path="/converse", body=converse_body(request))
-    return converse_response(answer.data, model_id=model.model_id)
+    return converse_response(_converse_answer(answer.data), model_id=model.model_id)
+
+
+def _converse_answer(data: Any) -> Mapping[str, Any]:
+    """``data`` when it is a Converse answer (an object with ``output.message``); an answer of
+    another shape is an error, never an empty response."""
+    output = data.get("output") if isinstance(data, Mapping) else None
+    if not isinstance(output, Mapping) or not isinstance(output.get("message"), Mapping):
+        shown = repr(data)
+        raise ServiceUnavailableError(
+            f"{SERVICE} answered /converse with JSON that is not a Converse answer "
+            f"({shown[:80]}{'…' if len(shown) > 80 else ''}); try again",
+            provider=PROVIDER,
+            body=shown[:4000],
+        )
+    answer: Mapping[str, Any] = data
+    return answer
 
 
 def stream_event(name: str, data: str) -> Mapping[str, Any] | None:

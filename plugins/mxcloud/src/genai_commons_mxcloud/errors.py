@@ -24,6 +24,7 @@ from genai_commons import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from genai_commons.redaction import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -79,7 +80,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def error_for(
     status: int, body: str, headers: Mapping[str, str], key: ConnectionKey, *, collection: str | None = None
 ) -> ProviderError:
-    """The core error for an HTTP error answer to a call made with ``key``."""
+    """The core error for an HTTP error answer to a call made with ``key``; the key's secrets are
+    redacted from the body kept and the message, in case the service quoted them."""
+    secrets = [key.access_token, key.encoded]
+    if key.embeddings is not None:
+        secrets += [key.embeddings.access_token, key.embeddings.encoded]
+    body = redact(body, secrets)
     code, said = _message(body)
     what = f"key {key.name!r} ({key.key_type.label})"
     cls: type[ProviderError]
@@ -153,6 +159,8 @@ def translated_errors(key: ConnectionKey, *, collection: str | None = None) -> I
     """Re-raise httpx errors (and :class:`Failure`) as core errors, keeping the cause."""
     import httpx  # noqa: PLC0415
 
+    from genai_commons.answer_limit import AnswerTooLarge  # noqa: PLC0415
+
     try:
         yield
     except httpx.HTTPStatusError as exc:
@@ -166,9 +174,22 @@ def translated_errors(key: ConnectionKey, *, collection: str | None = None) -> I
             "[providers.mxcloud] timeout for long answers",
             provider=PROVIDER,
         ) from exc
+    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+        raise ServiceUnavailableError(
+            f"cannot reach {SERVICE} at {key.host}, or the connection broke off mid-answer ({type(exc).__name__}); "
+            "the host retries a call that had not started to stream",
+            provider=PROVIDER,
+        ) from exc
     except httpx.TransportError as exc:
         raise ServiceUnavailableError(
             f"cannot reach {SERVICE} at {key.host}: {type(exc).__name__}; the host retries it", provider=PROVIDER
+        ) from exc
+    except AnswerTooLarge as exc:
+        raise ProviderError(
+            f"the answer from {SERVICE} is too large ({exc}): raise [providers.mxcloud] max_response_bytes if "
+            f"answers this large are expected, or check the key's endpoint URL ({key.host})",
+            provider=PROVIDER,
+            status=exc.status,
         ) from exc
     except ValueError as exc:  # an answer that is not the JSON it should be (orjson's error subclasses json's)
         if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):

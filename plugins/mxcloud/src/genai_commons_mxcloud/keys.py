@@ -174,12 +174,20 @@ def _from_json(data: dict[str, Any], where: str, encoded: str) -> ConnectionKey:
             "create a new key in the portal",
             reason="missing_fields",
         )
+    if not isinstance(data["accessToken"], str):  # never quoted: it is the secret
+        raise MalformedKeyError(
+            f"{where} has an accessToken that is not text: it is damaged; copy the key from the portal again",
+            reason="missing_fields",
+        )
     try:
-        key_type = KeyType(str(raw_type).upper())
+        if not isinstance(raw_type, str):
+            raise ValueError(raw_type)
+        key_type = KeyType(raw_type.upper())
     except ValueError:
         known = ", ".join(k.value for k in KeyType)
+        shown = repr(raw_type[:40]) if isinstance(raw_type, str) else f"<{type(raw_type).__name__}>"
         raise MalformedKeyError(
-            f"{where} has type {str(raw_type)[:40]!r}, which this plugin does not know (known: {known}); "
+            f"{where} has type {shown}, which this plugin does not know (known: {known}); "
             "a newer key format may need a newer genai-commons-mxcloud",
             reason="unknown_type",
         ) from None

@@ -346,3 +346,8 @@ class MxCloudProvider(Provider):
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+    async def aclose(self) -> None:
+        """Close the clients from async code (``Host.aclose()`` calls this)."""
+        if self._http is not None:
+            await self._http.aclose()

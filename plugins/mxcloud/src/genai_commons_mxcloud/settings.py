@@ -8,6 +8,9 @@ setting                environment                      meaning
 ``key_files``          ``GENAI_MXCLOUD_KEY_FILE``       file(s) holding one key each (base64 text)
 (none)                 ``GENAI_MXCLOUD_KEY``            key(s) themselves, comma- or space-separated
 ``timeout``                                             seconds to wait for an answer (300)
+``connect_timeout``                                     seconds to wait for a connection (10)
+``max_response_bytes``                                  the most bytes one answer may have (128 MiB);
+                                                        a longer one fails the call
 ``concurrency``                                         requests in flight for batched work (8)
 ``filter_overfetch``                                    for filters that are not exact-match pairs:
                                                         fetch this many times ``k``, then filter (10)
@@ -35,6 +38,15 @@ def _positive(value: float, what: str) -> float:
     return value
 
 
+_MAX_RESPONSE = 128 * 1024 * 1024
+
+
+def _whole(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"[providers.mxcloud] {what} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
 @frozen(kw_only=True)
 class MxCloudSettings:
     """The plugin's settings, checked; see the module docstring."""
@@ -43,6 +55,7 @@ class MxCloudSettings:
     key_files: tuple[Path, ...] = ()
     timeout: float = 300.0
     connect_timeout: float = 10.0
+    max_response_bytes: int = _MAX_RESPONSE
     concurrency: int = 8
     filter_overfetch: int = 10
     monthly_tokens: Mapping[str, int] = field(factory=dict)
@@ -78,6 +91,7 @@ class MxCloudSettings:
             key_files=tuple(path(f.strip()) for f in files_value),
             timeout=_positive(settings.get_float("timeout", default=300.0) or 0, "timeout"),
             connect_timeout=_positive(settings.get_float("connect_timeout", default=10.0) or 0, "connect_timeout"),
+            max_response_bytes=_whole(settings.get("max_response_bytes", default=_MAX_RESPONSE), "max_response_bytes"),
             concurrency=int(_positive(settings.get_float("concurrency", default=8) or 0, "concurrency")),
             filter_overfetch=int(
                 _positive(settings.get_float("filter_overfetch", default=10) or 0, "filter_overfetch")

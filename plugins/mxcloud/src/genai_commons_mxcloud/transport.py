@@ -83,22 +83,27 @@ class Transport:
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
         self.timeout = 300.0
         self.connect_timeout = 10.0
+        self.max_response_bytes = 128 * 1024 * 1024
         self.concurrency = 8
 
     def configure(self, settings: MxCloudSettings) -> None:
         self.close()
         self.timeout = settings.timeout
         self.connect_timeout = settings.connect_timeout
+        self.max_response_bytes = settings.max_response_bytes
         self.concurrency = settings.concurrency
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, *, asynchronous: bool) -> dict[str, Any]:
         import httpx  # noqa: PLC0415 - httpx loads with the first call, not with the host
+
+        from genai_commons.answer_limit import hooks  # noqa: PLC0415
 
         return {
             "headers": {"Content-Type": "application/json", "Accept": "application/json"},
             "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout),
             "limits": httpx.Limits(max_connections=max(10, self.concurrency * 2), max_keepalive_connections=20),
             "follow_redirects": False,
+            "event_hooks": hooks(self.max_response_bytes, asynchronous=asynchronous),
         }
 
     def client(self) -> httpx.Client:
@@ -109,7 +114,7 @@ class Transport:
                 if self._pool.sync is None:
                     import httpx  # noqa: PLC0415
 
-                    self._pool.sync = httpx.Client(transport=self._transport, **self._options())
+                    self._pool.sync = httpx.Client(transport=self._transport, **self._options(asynchronous=False))
                 client = self._pool.sync
         return client
 
@@ -129,7 +134,7 @@ class Transport:
             transport = self._async_transport
             if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
                 transport = self._transport
-            client = httpx.AsyncClient(transport=transport, **self._options())
+            client = httpx.AsyncClient(transport=transport, **self._options(asynchronous=True))
             self._pool.by_loop[id(loop)] = (weakref.ref(loop), client)
             return client
 
@@ -143,6 +148,16 @@ class Transport:
         return threads
 
     def close(self) -> None:
+        self._pool.close()
+
+    async def aclose(self) -> None:
+        """Close the clients from async code, awaiting the running loop's async client (which
+        :meth:`close` cannot close from inside its running loop)."""
+        loop = asyncio.get_running_loop()
+        with self._pool.lock:
+            entry = self._pool.by_loop.pop(id(loop), None)
+        if entry is not None and entry[0]() is loop:
+            await entry[1].aclose()
         self._pool.close()
 
     # -- one call ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from genai_commons import (
     Metadata,
     MetadataCollection,
     ServiceUnavailableError,
+    ValidationError,
 )
 
 from .errors import PROVIDER, SERVICE
@@ -98,6 +99,14 @@ def token_count(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def collection_path(collection: str) -> str:
+    """The collection's path. Every character that could end the path segment is escaped; the
+    names ``.`` and ``..`` would be dot segments, which URLs resolve (``/knowledge-bases/./chunks``
+    is the collection ``chunks``), so they are refused before anything is sent."""
+    if collection.strip(".") == "" or any(ord(c) < 32 for c in collection):
+        raise ValidationError(
+            f"{collection!r} cannot name a Mendix Cloud collection: use a name with letters or digits "
+            "(not only dots, no control characters)"
+        )
     return f"/knowledge-bases/{quote(collection, safe='')}"
 
 

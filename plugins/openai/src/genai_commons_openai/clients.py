@@ -50,19 +50,23 @@ def _no_cookies() -> Any:
 class AsyncExchange:
     """One event loop's async client, and its transport for plain request-and-answer exchanges."""
 
-    __slots__ = ("_timeout", "_transport", "client")
+    __slots__ = ("_limit", "_timeout", "_transport", "client")
 
-    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport | None) -> None:
+    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport | None, limit: int) -> None:
         self.client = client
         #: The client's own transport when exchanges may bypass the client (no proxy in the way).
         self._transport = transport
         self._timeout = client.timeout.as_dict()
+        #: ``max_response_bytes``: the client's response hook applies it to what goes through the client.
+        self._limit = limit
 
     async def request(
         self, method: str, url: httpx.URL | str, *, content: bytes | None, headers: dict[str, str] | None, timeout: Any
     ) -> httpx.Response:
         """Send one request and read its whole answer, as ``client.request`` would."""
         import httpx  # noqa: PLC0415
+
+        from genai_commons.answer_limit import cap  # noqa: PLC0415
 
         transport, client = self._transport, self.client
         if transport is None:
@@ -82,6 +86,7 @@ class AsyncExchange:
             raise
         response.request = request
         try:
+            cap(response, self._limit)
             await response.aread()
         finally:
             await response.aclose()
@@ -165,8 +170,10 @@ class Clients:
         self._finalizer = weakref.finalize(self, _State.close, self._state)
         self.endpoint: Endpoint | None = None
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, *, asynchronous: bool) -> dict[str, Any]:
         import httpx  # noqa: PLC0415 - httpx loads with the first call, not with the host
+
+        from genai_commons.answer_limit import hooks  # noqa: PLC0415
 
         endpoint = self.endpoint
         assert endpoint is not None, "configure the provider before calling it"
@@ -181,6 +188,7 @@ class Clients:
             ),
             "follow_redirects": False,
             "cookies": _no_cookies(),
+            "event_hooks": hooks(endpoint.max_response_bytes, asynchronous=asynchronous),
         }
 
     def sync(self) -> httpx.Client:
@@ -192,7 +200,7 @@ class Clients:
             if self._state.sync is None:
                 import httpx  # noqa: PLC0415
 
-                self._state.sync = httpx.Client(transport=self._transport, **self._options())
+                self._state.sync = httpx.Client(transport=self._transport, **self._options(asynchronous=False))
             return self._state.sync
 
     def async_(self) -> httpx.AsyncClient:
@@ -221,16 +229,20 @@ class Clients:
     def _new_exchange(self) -> AsyncExchange:
         import httpx  # noqa: PLC0415
 
-        options = self._options()
+        options = self._options(asynchronous=True)
+        assert self.endpoint is not None
+        limit = self.endpoint.max_response_bytes
         transport = self._async_transport
         if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
             transport = self._transport
         if transport is None:
             if _proxied():  # the client routes through the environment's proxy (only without a transport)
-                return AsyncExchange(httpx.AsyncClient(**options), None)
-            # what httpx.AsyncClient would make, made here to be shared by the client and the exchanges
-            transport = httpx.AsyncHTTPTransport(limits=options.pop("limits"))
-        return AsyncExchange(httpx.AsyncClient(transport=transport, **options), transport)
+                return AsyncExchange(httpx.AsyncClient(**options), None, limit)
+            # shared by the client and the exchanges; see pool.py for why not httpx's own pool
+            from .pool import ConnectionSlots  # noqa: PLC0415
+
+            transport = ConnectionSlots(options.pop("limits"))
+        return AsyncExchange(httpx.AsyncClient(transport=transport, **options), transport, limit)
 
     def reset(self) -> None:
         """Close the clients; the next call makes new ones (after a change of settings)."""

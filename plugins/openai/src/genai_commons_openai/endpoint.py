@@ -28,6 +28,7 @@ COMMON_KEYS = frozenset(
         "connect_timeout",
         "max_connections",
         "max_keepalive_connections",
+        "max_response_bytes",
         "stream_usage",
         "embedding_encoding",
         "embedding_batch_tokens",
@@ -56,6 +57,8 @@ class Endpoint:
     connect_timeout: float = 10.0
     max_connections: int = 100
     max_keepalive_connections: int = 100
+    #: The most bytes one answer may have; a longer one fails the call (see :mod:`genai_commons.answer_limit`).
+    max_response_bytes: int = 128 * 1024 * 1024
     #: Ask for usage at the end of streams (``stream_options.include_usage``).
     stream_usage: bool = True
     #: ``base64`` (compact, decoded straight into float arrays) or ``float`` (JSON lists).
@@ -126,6 +129,16 @@ def _check_keys(settings: ProviderSettings, allowed: frozenset[str]) -> None:
         )
 
 
+def _check_no_credentials(url: str, what: str) -> None:
+    """Refuse a user name or password in the URL (it would show in every message and log line that
+    names the URL), without quoting it."""
+    if "@" in url.partition("://")[2].partition("/")[0]:
+        raise ConfigurationError(
+            f"{what} must not hold credentials (user:password@): give the API key with OPENAI_API_KEY, "
+            "AZURE_OPENAI_API_KEY or api_key instead"
+        )
+
+
 def _int(settings: ProviderSettings, key: str, default: int) -> int:
     value = settings.get(key, default=default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -149,6 +162,7 @@ def _common(settings: ProviderSettings) -> dict[str, Any]:
         "connect_timeout": _positive(settings, "connect_timeout", 10.0),
         "max_connections": _int(settings, "max_connections", 100),
         "max_keepalive_connections": _int(settings, "max_keepalive_connections", 100),
+        "max_response_bytes": _int(settings, "max_response_bytes", 128 * 1024 * 1024),
         "stream_usage": settings.get_bool("stream_usage", default=True),
         "embedding_encoding": encoding,
         "embedding_batch_tokens": _int(settings, "embedding_batch_tokens", 300_000),
@@ -162,6 +176,7 @@ def openai_endpoint(settings: ProviderSettings) -> Endpoint:
     base_url = (settings.get_str("base_url", env="OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"OPENAI_BASE_URL / [providers.{settings.name}] base_url must be an http(s) URL")
+    _check_no_credentials(base_url, f"OPENAI_BASE_URL / [providers.{settings.name}] base_url")
     headers = {}
     organization = settings.get_str("organization", env="OPENAI_ORG_ID")
     project = settings.get_str("project", env="OPENAI_PROJECT_ID")
@@ -186,6 +201,7 @@ def azure_endpoint(settings: ProviderSettings, token_provider: Callable[[], str]
         endpoint = endpoint[: -len("/openai")]
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise ConfigurationError("AZURE_OPENAI_ENDPOINT / [providers.azure] endpoint must be an http(s) URL")
+    _check_no_credentials(endpoint, "AZURE_OPENAI_ENDPOINT / [providers.azure] endpoint")
     return Endpoint(
         provider=settings.name,
         base_url=endpoint,

@@ -3,8 +3,9 @@
 An error answer has the body ``{"error": {"message", "type", "param", "code"}}``; the HTTP status
 and the ``code`` choose the class, the message says what to do, and the body is kept on the
 exception. 429 answers carry ``Retry-After`` (or ``retry-after-ms``) and ``x-ratelimit-*`` headers,
-which become ``retry_after``. Transport failures (timeouts, refused or dropped connections) and
-answers that are not the API's JSON are mapped here too. The module loads with the first call.
+which become ``retry_after``. Transport failures (timeouts, refused or dropped connections),
+answers that are not the API's JSON and answers over ``max_response_bytes`` are mapped here too.
+The module loads with the first call.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from genai_commons import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from genai_commons.answer_limit import AnswerTooLarge
+from genai_commons.redaction import redact
 
 __all__ = ["TRANSLATED", "ErrorEvent", "MalformedAnswer", "TruncatedStream", "error_for", "retry_after", "translate"]
 
@@ -166,10 +169,21 @@ def _advice(
     return ProviderError, "unexpected answer"
 
 
+def _sent_credentials(response: httpx.Response) -> list[str]:
+    """The credentials the request of ``response`` carried, which a server may quote back."""
+    try:
+        headers = response.request.headers
+    except RuntimeError:  # an answer made without its request
+        return []
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return [token.strip() if scheme.lower() == "bearer" else "", headers.get("api-key", "")]
+
+
 def error_for(provider: str, response: httpx.Response) -> ProviderError:
-    """The core error for an HTTP error answer (the body must have been read)."""
+    """The core error for an HTTP error answer (the body must have been read). Keys the server
+    quoted back (whole or masked) are redacted from the body kept and from the message."""
     status = response.status_code
-    body = response.text
+    body = redact(_KEY_LIKE.sub("sk-[redacted]", response.text), _sent_credentials(response))
     code, kind, message = _error_fields(body)
     cls, advice = _advice(provider, status, code, kind, message or "")
     wait = retry_after(response.headers) if cls is RateLimitError or status >= 500 else None
@@ -200,7 +214,13 @@ def stream_error(provider: str, error: Any) -> ProviderError:
 
 
 #: The exceptions :func:`translate` maps; catch these around a call.
-TRANSLATED: tuple[type[BaseException], ...] = (httpx.HTTPError, MalformedAnswer, TruncatedStream, ErrorEvent)
+TRANSLATED: tuple[type[BaseException], ...] = (
+    httpx.HTTPError,
+    MalformedAnswer,
+    TruncatedStream,
+    ErrorEvent,
+    AnswerTooLarge,
+)
 
 
 def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError:
@@ -219,9 +239,22 @@ def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError
             "or pass a timeout in the call's options for long answers",
             provider=provider,
         )
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+        return ServiceUnavailableError(
+            f"the connection to {provider} at {base_url} broke off ({type(exc).__name__}: {exc}); the host retries "
+            "a call that had not started to stream",
+            provider=provider,
+        )
     if isinstance(exc, httpx.TransportError):
         return ServiceUnavailableError(
             f"cannot reach {provider} at {base_url}: {type(exc).__name__}: {exc}", provider=provider
+        )
+    if isinstance(exc, AnswerTooLarge):
+        return ProviderError(
+            f"the answer from {provider} is too large ({exc}): raise max_response_bytes in [providers.{provider}] "
+            f"if answers this large are expected, or check that {base_url} is the API's address",
+            provider=provider,
+            status=exc.status,
         )
     if isinstance(exc, ErrorEvent):
         return stream_error(provider, exc.error)

@@ -154,16 +154,17 @@ def _send(
                 raise
             kind, reason = error_details(exc.info)
             return [(action, text, kind, reason) for action, text in batch]  # the whole request: all busy
-    busy: list[_Busy] = []
-    items = answer.get("items") or []
+    with translated_errors(provider, url, "writing chunks"):
+        items = answer.get("items") or []
+        results = [next(iter(item.values())) for item in items]
     if len(items) != len(batch):
         raise ProviderError(
             f"OpenSearch answered {len(items)} bulk items for {len(batch)} sent; check the cluster's version",
             provider=provider,
             body=json.dumps(answer)[:10_000],
         )
-    for (action, text), item in zip(batch, items, strict=True):
-        result = next(iter(item.values()))
+    busy: list[_Busy] = []
+    for (action, text), result in zip(batch, results, strict=True):
         status = int(result.get("status", 500))
         if status == 429:
             kind, reason = error_details(result)

@@ -198,12 +198,12 @@ class ChunkStore:
                 if exc.error != "index_not_found_exception":
                     raise
                 raise _missing(knowledge_base, index) from exc
-        found: list[KnowledgeBaseChunk] = []
-        for hit in answer["hits"]["hits"]:
-            similarity = similarity_from_score(float(hit["_score"]))
-            if query.min_similarity is not None and similarity < query.min_similarity - _SIMILARITY_SLACK:
-                continue
-            found.append(to_chunk(hit["_source"], similarity=similarity))
+            found: list[KnowledgeBaseChunk] = []
+            for hit in answer["hits"]["hits"]:
+                similarity = similarity_from_score(float(hit["_score"]))
+                if query.min_similarity is not None and similarity < query.min_similarity - _SIMILARITY_SLACK:
+                    continue
+                found.append(to_chunk(hit["_source"], similarity=similarity))
         found.sort(key=lambda c: -(c.similarity or 0.0))
         return RetrievalResult(chunks=found[: query.k], duration_ms=_ms(started))
 
@@ -227,7 +227,7 @@ class ChunkStore:
         if offset + limit <= self._window:
             with translated_errors(self._provider, self._url, f"listing {index}"):
                 hits = self._os().search(index=index, body=list_search(where, offset, limit))["hits"]["hits"]
-            return [to_chunk(hit["_source"]) for hit in hits]
+                return [to_chunk(hit["_source"]) for hit in hits]
         page: list[KnowledgeBaseChunk] = []
         for position, hit in enumerate(self._scan(index, filter_query(where), SOURCE_FIELDS)):
             if position >= offset:
@@ -266,15 +266,16 @@ class ChunkStore:
             answer = self._os().delete_by_query(
                 index=index, body={"query": query}, refresh=refresh, conflicts="proceed"
             )
-        failures = answer.get("failures") or []
+            failures = answer.get("failures") or []
+            deleted = int(answer.get("deleted", 0))
         if failures:
             raise ProviderError(
-                f"OpenSearch deleted {answer.get('deleted', 0)} documents from {index} but failed on {len(failures)}; "
+                f"OpenSearch deleted {deleted} documents from {index} but failed on {len(failures)}; "
                 "run the operation again",
                 provider=self._provider,
                 body=str(failures[:5]),
             )
-        return int(answer.get("deleted", 0))
+        return deleted
 
 
 def _prepare(chunks: ChunkCollection) -> dict[str, tuple[KnowledgeBaseChunk, dict[str, Any]]]:

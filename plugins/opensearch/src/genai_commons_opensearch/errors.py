@@ -113,6 +113,12 @@ def map_error(exc: Exception, provider: str, url: str | None, *, context: str = 
             "GENAI_OPENSEARCH_URL (or url in [providers.opensearch]) names it",
             provider=provider,
         )
+    if isinstance(exc, os_errors.SerializationError):
+        return ProviderError(
+            f"{url} answered{where} with something that is not JSON ({exc}); check that GENAI_OPENSEARCH_URL (or url "
+            "in [providers.opensearch]) names an OpenSearch cluster and not a proxy or another service",
+            provider=provider,
+        )
     if isinstance(exc, os_errors.TransportError) and isinstance(exc.status_code, int):
         return status_error(exc.status_code, exc.info, provider, context=context)
     return ProviderError(f"the OpenSearch client failed{where}: {exc}", provider=provider)
@@ -120,10 +126,18 @@ def map_error(exc: Exception, provider: str, url: str | None, *, context: str = 
 
 @contextmanager
 def translated_errors(provider: str, url: str | None, context: str = "") -> Iterator[None]:
-    """Re-raise opensearch-py exceptions as core errors, keeping the cause."""
+    """Re-raise opensearch-py exceptions as core errors, keeping the cause; so is an answer read
+    inside the block that turns out not to have the shape of an OpenSearch answer."""
     from opensearchpy.exceptions import ImproperlyConfigured, OpenSearchException  # noqa: PLC0415
 
     try:
         yield
     except (OpenSearchException, ImproperlyConfigured) as exc:
         raise map_error(exc, provider, url, context=context) from exc
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # reading an answer of another shape
+        where = f" while {context}" if context else ""
+        raise ProviderError(
+            f"{url} answered{where} with JSON that is not an OpenSearch answer ({type(exc).__name__}: {exc}); check "
+            "that GENAI_OPENSEARCH_URL (or url in [providers.opensearch]) names an OpenSearch cluster",
+            provider=provider,
+        ) from exc

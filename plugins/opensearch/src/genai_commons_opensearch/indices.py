@@ -46,10 +46,10 @@ class Indices:
         with translated_errors(self._provider, self._client.settings.url, f"reading index {name}"):
             # ignore=404: a missing index is an answer here, not an error (nor a logged warning)
             answer = self._client.get().indices.get_mapping(index=name, ignore=404)
-        if answer.get("status") == 404 and "error" in answer:
-            return None
-        for index, entry in answer.items():
-            info = index_info(index, entry.get("mappings") or {})
+            if answer.get("status") == 404 and "error" in answer:
+                return None
+            found = [(index, index_info(index, entry.get("mappings") or {})) for index, entry in answer.items()]
+        for index, info in found:
             if info is None:
                 raise ValidationError(
                     f"index {index!r} exists but was not created by genai-commons (it has no _meta.genai_commons or "
@@ -101,7 +101,7 @@ class Indices:
             answer = self._client.get().indices.get_mapping(
                 index=pattern, allow_no_indices=True, expand_wildcards="open"
             )
-        found = (index_info(index, entry.get("mappings") or {}) for index, entry in sorted(answer.items()))
+            found = [index_info(index, entry.get("mappings") or {}) for index, entry in sorted(answer.items())]
         return [info for info in found if info is not None]
 
     def drop(self, collection: str) -> bool:

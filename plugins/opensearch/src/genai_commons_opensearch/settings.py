@@ -168,10 +168,11 @@ def _host(url: str) -> str:
 
 def _check_url(url: str, where: str) -> str:
     parts = urlsplit(url)
+    # First, and without quoting the URL: whatever its form, an "@" is where a password would end.
+    if parts.username or parts.password or "@" in url:
+        raise ConfigurationError(f"{where} url must not hold credentials; set username and password instead")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{where} url must be an http:// or https:// URL, got {url!r}")
-    if parts.username or parts.password:
-        raise ConfigurationError(f"{where} url must not hold credentials; set username and password instead")
     return url
 
 

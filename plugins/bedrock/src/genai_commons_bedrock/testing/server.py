@@ -76,11 +76,28 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: The listen backlog: socketserver's default of 5 drops the connections a pooled client opens
+    #: at once beyond it (they time out or are reset), as no real server does.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], service: LocalBedrock, stall_seconds: float) -> None:
         super().__init__(address, _Handler)
         self.service = service
         self.stall_seconds = stall_seconds
+        self.counts_lock = threading.Lock()
+        self.connections = self.open_connections = self.peak_connections = 0
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (its thread), counting it while it is open."""
+        with self.counts_lock:
+            self.connections += 1
+            self.open_connections += 1
+            self.peak_connections = max(self.peak_connections, self.open_connections)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.counts_lock:
+                self.open_connections -= 1
 
 
 class LocalBedrockServer:
@@ -101,6 +118,12 @@ class LocalBedrockServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def connection_counts(self) -> tuple[int, int, int]:
+        """Connections accepted so far, open now, and the most open at once (load tests check
+        that a client stays within its pool limit and closes every connection)."""
+        with self._server.counts_lock:
+            return self._server.connections, self._server.open_connections, self._server.peak_connections
 
     def environ(self) -> dict[str, str]:
         """The ``AWS_ENDPOINT_URL_*`` variables that point boto3 at this server."""

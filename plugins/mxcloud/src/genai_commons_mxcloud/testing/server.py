@@ -80,7 +80,27 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: The listen backlog: socketserver's default of 5 drops the connections a pooled client opens
+    #: at once beyond it (they time out or are reset), as no real server does.
+    request_queue_size = 128
     service: FakeMxCloud
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.counts_lock = threading.Lock()
+        self.connections = self.open_connections = self.peak_connections = 0
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (its thread), counting it while it is open."""
+        with self.counts_lock:
+            self.connections += 1
+            self.open_connections += 1
+            self.peak_connections = max(self.peak_connections, self.open_connections)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.counts_lock:
+                self.open_connections -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet: a client that gave up (a timeout test) leaves a broken pipe behind, nothing more."""
@@ -102,8 +122,15 @@ class FakeMxCloudServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def connection_counts(self) -> tuple[int, int, int]:
+        """Connections accepted so far, open now, and the most open at once (load tests check
+        that a client stays within its pool limit and closes every connection)."""
+        assert self._server is not None, "start the server first"
+        with self._server.counts_lock:
+            return self._server.connections, self._server.open_connections, self._server.peak_connections
+
     def start(self) -> FakeMxCloudServer:
-        self._server = _Server(self._address, _Handler)
+        self._server = _Server(self._address)
         self._server.service = self.service
         self.service.base_url = self.url
         serve = self._server.serve_forever

@@ -46,6 +46,9 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         #: Connections accepted so far (a pooled client opens few).
         self.connections = 0
+        #: Connections open now, and the most that were open at once (load tests check pool limits).
+        self.open_connections = 0
+        self.peak_connections = 0
 
     @property
     def endpoint(self) -> str:
@@ -54,6 +57,10 @@ class FakeOpenAIServer:
     @property
     def url(self) -> str:
         return f"{self.endpoint}/v1"
+
+    def connection_counts(self) -> tuple[int, int, int]:
+        """Connections accepted so far, open now, and the most open at once."""
+        return self.connections, self.open_connections, self.peak_connections
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -117,6 +124,8 @@ class FakeOpenAIServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.open_connections += 1
+        self.peak_connections = max(self.peak_connections, self.open_connections)
         try:
             while await self._one(reader, writer):
                 pass
@@ -126,6 +135,7 @@ class FakeOpenAIServer:
             pass
         finally:
             writer.close()
+            self.open_connections -= 1
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
