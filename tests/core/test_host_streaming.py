@@ -145,3 +145,30 @@ def test_closing_an_abandoned_stream_closes_the_providers_iterator(make_host) ->
 
     asyncio.run(go())
     assert provider.closed == ["sync", "async"]
+
+
+class _SyncOnlyClosable(_Closable):
+    """Sync streaming only: the base class bridges ``astream`` through a worker thread. It keeps
+    its iterators (as a plugin tracking open responses would), so only an explicit close ends one."""
+
+    name = "closable"
+    chat_stream_async = Provider.chat_stream_async
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[object] = []
+
+    def chat_stream(self, model, request):
+        iterator = super().chat_stream(model, request)
+        self.open.append(iterator)
+        return iterator
+
+
+async def test_closing_an_abandoned_async_stream_closes_a_sync_providers_iterator(make_host) -> None:
+    provider = _SyncOnlyClosable()
+    host = make_host(provider)
+    astream = await host.astream("closable:m", "hi")
+    async for _event in astream:
+        break
+    await astream.aclose()
+    assert provider.closed == ["sync"]

@@ -484,10 +484,21 @@ def _iterate_on_private_loop(iterator: AsyncIterator[Any]) -> Iterator[Any]:
 
 
 async def _iterate_in_thread(make: Any) -> AsyncIterator[Any]:
-    """An async iterator over a sync iterator, each step in a worker thread."""
+    """An async iterator over a sync iterator, each step in a worker thread. Closing it early
+    closes the sync iterator too (a generator's ``finally`` releases its HTTP response)."""
     iterator = await _to_thread(make)
-    while True:
-        item = await _to_thread(next, iterator, _DONE)
-        if item is _DONE:
-            return
-        yield item
+    try:
+        while True:
+            item = await _to_thread(next, iterator, _DONE)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if callable(close):
+            try:
+                await _to_thread(close)
+            except ValueError:  # still running a step in its thread: the caller was cancelled mid-step
+                from ._log import get_logger  # noqa: PLC0415
+
+                get_logger(__name__).debug("stream_close_deferred", reason="a step is still running")
