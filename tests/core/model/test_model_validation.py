@@ -18,6 +18,7 @@ from genai_commons.model import (
     DeployedModel,
     EmbeddingsOptions,
     EmbeddingsResponse,
+    Eq,
     FileCollection,
     FileContent,
     FileType,
@@ -461,3 +462,18 @@ JSON_CASES: list[tuple[type, str, str]] = [
 def test_invalid_json_is_a_clear_validation_error(cls: type, text: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         from_json(text, cls)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Eq(key="lang", value="\ud800"),
+        lambda: Eq(key="\udcff", value="en"),
+        lambda: In(key="lang", values=["en", "\ud800x"]),
+        lambda: Range(key="\ud800", gte=1),
+    ],
+)
+def test_filter_text_must_be_valid_unicode(build) -> None:
+    # a lone surrogate (undecodable command-line bytes) cannot be stored or sent by any backend
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        build()

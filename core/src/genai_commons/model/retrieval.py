@@ -28,18 +28,34 @@ def _as_number(value: str | None) -> float | None:
         return None
 
 
+def _text(value: object) -> str:
+    """A filter key or value as text that every backend can store: valid Unicode (no lone
+    surrogate, which arrives from undecodable command-line bytes)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"filter text {text!r} is not valid Unicode (it holds a lone surrogate)") from None
+    return text
+
+
+def _key(_instance: object, _attribute: object, value: str) -> None:
+    non_empty(_instance, _attribute, value)
+    _text(value)
+
+
 def _str_values(value: Iterable[object]) -> tuple[str, ...]:
     if isinstance(value, str):
         raise ValidationError("filter 'in' takes a list of values, not a single string")
-    return tuple(str(x) for x in value)
+    return tuple(_text(x) for x in value)
 
 
 @frozen(kw_only=True)
 class Eq:
     """Metadata ``key`` equals ``value`` exactly."""
 
-    key: str = field(validator=non_empty)
-    value: str = field(converter=str)
+    key: str = field(validator=_key)
+    value: str = field(converter=_text)
 
     def matches(self, metadata: Mapping[str, str]) -> bool:
         return metadata.get(self.key) == self.value
@@ -49,7 +65,7 @@ class Eq:
 class In:
     """Metadata ``key`` equals one of ``values``."""
 
-    key: str = field(validator=non_empty)
+    key: str = field(validator=_key)
     values: tuple[str, ...] = field(converter=_str_values)
 
     def __attrs_post_init__(self) -> None:
@@ -64,7 +80,7 @@ class In:
 class Range:
     """Metadata ``key``, read as a number, lies within the bounds given."""
 
-    key: str = field(validator=non_empty)
+    key: str = field(validator=_key)
     gt: float | None = None
     gte: float | None = None
     lt: float | None = None
