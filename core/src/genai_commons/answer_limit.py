@@ -5,10 +5,10 @@ An answer whose ``Content-Length`` is over the cap fails before its body is read
 counted as it arrives (chunked answers and event streams have no length), and fails as soon as
 it passes the cap. Bytes are counted as received, before any content decoding.
 
-For plugins on httpx (the OpenAI and Mendix Cloud plugins use it): install :func:`hooks` as a
-client's ``event_hooks``, or call :func:`cap` on a response read straight from a transport, and
-map :class:`AnswerTooLarge` to a :class:`~genai_commons.errors.ProviderError` that names the
-plugin's setting. Import it with the first call, not with the plugin: it imports httpx.
+For code on httpx (the OpenAI and Mendix Cloud plugins, and the host's file downloads in
+:mod:`genai_commons.fetch`): install :func:`hooks` as a client's ``event_hooks``, or call
+:func:`cap` on a response read straight from a transport, and map :class:`AnswerTooLarge` to an
+error of the core hierarchy that names the setting to raise. Import it with the first call, not with the plugin: it imports httpx.
 """
 
 from __future__ import annotations

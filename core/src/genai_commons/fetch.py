@@ -18,7 +18,7 @@ import asyncio
 import ipaddress
 import mimetypes
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -28,8 +28,6 @@ from .errors import FileFetchError, UnsupportedCapabilityError, ValidationError
 from .model.enums import FileType, Modality
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     import httpx
 
     from .config import FileSettings
@@ -68,8 +66,11 @@ def fetch_urls(request: Request, model: DeployedModel, settings: FileSettings) -
     _allowed(model, pending, settings)
     import httpx  # noqa: PLC0415 - only when a download happens
 
+    from .answer_limit import hooks  # noqa: PLC0415
+
     downloaded: dict[str, FileContent] = {}
-    with httpx.Client(timeout=settings.fetch_timeout, follow_redirects=False) as client:
+    capped = hooks(settings.fetch_max_bytes, asynchronous=False)
+    with httpx.Client(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped) as client:
         for file in pending:
             if file.url not in downloaded:
                 downloaded[str(file.url)] = _download(client, file, settings)
@@ -84,8 +85,11 @@ async def afetch_urls(request: Request, model: DeployedModel, settings: FileSett
     _allowed(model, pending, settings)
     import httpx  # noqa: PLC0415
 
+    from .answer_limit import hooks  # noqa: PLC0415
+
     unique = {str(file.url): file for file in pending}
-    async with httpx.AsyncClient(timeout=settings.fetch_timeout, follow_redirects=False) as client:
+    capped = hooks(settings.fetch_max_bytes, asynchronous=True)
+    async with httpx.AsyncClient(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped) as client:
         results = await asyncio.gather(*(_adownload(client, file, settings) for file in unique.values()))
     return _replace(request, dict(zip(unique, results, strict=True)))
 
@@ -104,7 +108,10 @@ def _allowed(model: DeployedModel, pending: list[FileContent], settings: FileSet
 
 
 def _download(client: httpx.Client, file: FileContent, settings: FileSettings) -> FileContent:
+    """Download one file, through a client whose answers are capped at ``fetch_max_bytes``."""
     import httpx  # noqa: PLC0415
+
+    from .answer_limit import AnswerTooLarge  # noqa: PLC0415
 
     url = str(file.url)
     for _ in range(MAX_REDIRECTS + 1):
@@ -113,8 +120,9 @@ def _download(client: httpx.Client, file: FileContent, settings: FileSettings) -
             with client.stream("GET", url) as response:
                 target = _redirect(url, response)
                 if target is None:
-                    body = _read(url, response, response.iter_bytes(), settings)
-                    return _inline(file, url, response, body)
+                    return _inline(file, url, response, response.read())
+        except AnswerTooLarge:
+            raise _too_large(url, settings) from None
         except httpx.HTTPError as exc:
             raise _transport_error(url, exc) from exc
         url = target
@@ -124,6 +132,8 @@ def _download(client: httpx.Client, file: FileContent, settings: FileSettings) -
 async def _adownload(client: httpx.AsyncClient, file: FileContent, settings: FileSettings) -> FileContent:
     import httpx  # noqa: PLC0415
 
+    from .answer_limit import AnswerTooLarge  # noqa: PLC0415
+
     url = str(file.url)
     for _ in range(MAX_REDIRECTS + 1):
         _check_address(url, await _aresolve(url), settings)
@@ -131,8 +141,9 @@ async def _adownload(client: httpx.AsyncClient, file: FileContent, settings: Fil
             async with client.stream("GET", url) as response:
                 target = _redirect(url, response)
                 if target is None:
-                    chunks = [chunk async for chunk in _abounded(url, response, settings)]
-                    return _inline(file, url, response, b"".join(chunks))
+                    return _inline(file, url, response, await response.aread())
+        except AnswerTooLarge:
+            raise _too_large(url, settings) from None
         except httpx.HTTPError as exc:
             raise _transport_error(url, exc) from exc
         url = target
@@ -159,32 +170,6 @@ def _redirect(url: str, response: httpx.Response) -> str | None:
             url=_safe(url),
         )
     return None
-
-
-def _read(url: str, response: httpx.Response, chunks: Iterable[bytes], settings: FileSettings) -> bytes:
-    _check_length(url, response, settings)
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > settings.fetch_max_bytes:
-            raise _too_large(url, settings)
-    return bytes(body)
-
-
-async def _abounded(url: str, response: httpx.Response, settings: FileSettings) -> Any:
-    _check_length(url, response, settings)
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > settings.fetch_max_bytes:
-            raise _too_large(url, settings)
-        yield chunk
-
-
-def _check_length(url: str, response: httpx.Response, settings: FileSettings) -> None:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.fetch_max_bytes:
-        raise _too_large(url, settings)
 
 
 def _too_large(url: str, settings: FileSettings) -> FileFetchError:
