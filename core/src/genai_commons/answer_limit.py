@@ -8,7 +8,8 @@ it passes the cap. Bytes are counted as received, before any content decoding.
 For code on httpx (the OpenAI and Mendix Cloud plugins, and the host's file downloads in
 :mod:`genai_commons.fetch`): install :func:`hooks` as a client's ``event_hooks``, or call
 :func:`cap` on a response read straight from a transport, and map :class:`AnswerTooLarge` to an
-error of the core hierarchy that names the setting to raise. Import it with the first call, not with the plugin: it imports httpx.
+error of the core hierarchy that names the setting to raise. Import it with the first call, not
+with the plugin: it imports httpx.
 """
 
 from __future__ import annotations
