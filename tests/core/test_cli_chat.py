@@ -276,7 +276,9 @@ def test_rate_limit_after_retries(state: CliState, provider: ChatProvider) -> No
     provider.failure = RateLimitError("talk is throttling requests; try again later", provider="talk", status=429)
     result = run(state, "chat", "talk:smart", "Hi")
     assert_error(result, 1)
-    assert result.stderr == "error: talk is throttling requests; try again later\n"
+    assert result.stderr == (
+        "error: talk is throttling requests; try again later\n  not retried: [retry] max_attempts is 1\n"
+    )
     assert len(provider.requests) == 1
 
 

@@ -17,6 +17,7 @@ from .errors import (
     ConfigurationError,
     ContentFilteredError,
     ContextLengthError,
+    DeadlineExceededError,
     FileFetchError,
     GenAIError,
     MissingCredentialsError,
@@ -39,6 +40,7 @@ from .model import __all__ as _model_names
 if TYPE_CHECKING:
     from ._log import get_logger
     from .config import Config, ProviderSettings, RetryPolicy, Secret
+    from .deadlines import deadline
     from .host import Host
     from .model import *  # noqa: F403
     from .plugins import PluginInfo
@@ -57,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "ProviderSettings": "config",
     "RetryPolicy": "config",
     "Secret": "config",
+    "deadline": "deadlines",
     "get_logger": "_log",
     **dict.fromkeys(_model_names, "model"),
 }
@@ -70,6 +73,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFilteredError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "FileFetchError",
     "GenAIError",
     "Host",
@@ -91,6 +95,7 @@ __all__ = [
     "UnknownModelError",
     "UnsupportedCapabilityError",
     "ValidationError",
+    "deadline",
     "errors",
     "get_logger",
     "hookimpl",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._host_base import HostBase
+from ._host_chat import abounded_events, bounded_events
 from .model.enums import Capability
 
 if TYPE_CHECKING:
@@ -32,10 +33,11 @@ class AgentCalls(HostBase):
         """One turn with a hosted agent, as its events arrive."""
         target = self.agent(agent)
         req = _agent_request(request)
-        events = self._call(
-            target.provider, Capability.AGENT, lambda: self._hook.genai_invoke_agent(agent=target, request=req)
-        )
-        return iter(events)
+        with self._deadline(target.provider) as bound:
+            events = self._call(
+                target.provider, Capability.AGENT, lambda: self._hook.genai_invoke_agent(agent=target, request=req)
+            )
+        return bounded_events(iter(events), bound)
 
     def invoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:
         """One turn with a hosted agent, assembled: text, references and traces."""
@@ -48,10 +50,11 @@ class AgentCalls(HostBase):
         """:meth:`stream_agent`, as an async iterator."""
         target = self.agent(agent)
         req = _agent_request(request)
-        events = self._hook.genai_invoke_agent_async(agent=target, request=req)
+        with self._deadline(target.provider) as bound:
+            events = self._hook.genai_invoke_agent_async(agent=target, request=req)
         if events is None:
             raise self._no_answer(target.provider, Capability.AGENT)
-        async for event in events:
+        async for event in abounded_events(aiter(events), bound):
             yield event
 
     async def ainvoke_agent(self, agent: Agent | str, request: AgentRequest | str) -> AgentResponse:

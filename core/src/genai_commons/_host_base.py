@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import deadlines, hookspecs
 from ._log import get_logger
 from .capabilities import require_provider_capability
 from .config import Config, PluginSettings
@@ -53,6 +53,7 @@ class HostBase:
         self._errors: dict[str, PluginInfo] = {}
         self._providers: dict[str, ProviderInfo] | None = None
         self._models: dict[str, DeployedModel] = {}
+        self._deadlines: dict[str, tuple[float, str]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         settings = self.config.plugins
@@ -160,16 +161,19 @@ class HostBase:
         return self._providers
 
     def provider(self, name: str) -> ProviderInfo:
+        return self._installed(name)
+
+    def _installed(self, name: str, rest: str | None = None) -> ProviderInfo:
+        """The provider ``name``; ``rest`` (what followed ``PROVIDER:`` in a reference) lets the
+        error for a typo suggest the whole reference (see :mod:`.suggestions`)."""
         info = self.providers().get(name)
         if info is None:
             failed = self._errors.get(name)
             if failed is not None:  # installed, but it failed to load: say why, not "install it"
                 raise PluginError(f"provider {name!r} is not available: {failed.error}", plugin=name)
-            known = ", ".join(sorted(self.providers())) or "none"
-            raise UnknownModelError(
-                f"no provider named {name!r} is installed (installed: {known}); "
-                f"try `pip install genai-commons-{name}` or check `genai plugins`"
-            )
+            from .suggestions import unknown_provider_message  # noqa: PLC0415 - only on this error
+
+            raise UnknownModelError(unknown_provider_message(name, self.providers(), rest))
         return info
 
     def models(self, provider: str | None = None) -> list[DeployedModel]:
@@ -188,11 +192,12 @@ class HostBase:
         if cached is not None:
             return cached
         provider, model_id = _split_ref(ref, "model")
-        self.provider(provider)
+        self._installed(provider, model_id)
         model = self._hook.genai_resolve_model(provider=provider, model_id=model_id)
         if model is None:
+            hint = self._near(model_id, lambda: (m.model_id for m in self.models(provider)), f"{provider}:")
             raise UnknownModelError(
-                f"provider {provider!r} has no model {model_id!r}; see `genai models --provider {provider}`"
+                f"provider {provider!r} has no model {model_id!r}{hint}; see `genai models --provider {provider}`"
             )
         self._models[ref] = model
         return cast(DeployedModel, model)
@@ -230,12 +235,13 @@ class HostBase:
                 return self._configured_knowledge_base(ref, table, wanted)
             ref = f"{self.config.knowledge.default_provider}:{ref}"
         provider, name = _split_ref(ref, "knowledge base")
-        info = self.provider(provider)
+        info = self._installed(provider, name)
         kb = self._look_up_knowledge_base(provider, name)
         if kb is not None:
             return _keep_model(given, kb, wanted), True
         if Capability.INGEST not in info.capabilities:
-            raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}; see `genai kb list`")
+            hint = self._near(name, lambda: (kb.name for kb in self.knowledge_bases(provider)), f"{provider}:")
+            raise UnknownModelError(f"provider {provider!r} has no knowledge base {name!r}{hint}; see `genai kb list`")
         model = wanted or self.model(self.config.knowledge.default_embedding_model)
         return KnowledgeBase(provider=provider, name=name, embedding_model=model), False
 
@@ -286,8 +292,19 @@ class HostBase:
             require_provider_capability(self.provider(ref.provider), Capability.AGENT)
             return ref
         provider, agent_id = _split_ref(ref, "agent")
-        require_provider_capability(self.provider(provider), Capability.AGENT)
+        require_provider_capability(self._installed(provider, agent_id), Capability.AGENT)
         return Agent(provider=provider, agent_id=agent_id, alias_id=alias_id)
+
+    @staticmethod
+    def _near(name: str, names: Callable[[], Iterable[str]], prefix: str = "") -> str:
+        """`` (did you mean X?)`` for the known names closest to ``name``, or nothing. Listing the
+        names may ask a server: a failure there costs the hint, never the error being raised."""
+        from .suggestions import did_you_mean  # noqa: PLC0415 - only on an error
+
+        try:
+            return did_you_mean(name, names(), prefix=prefix)
+        except Exception:  # a hint must not replace the error it decorates
+            return ""
 
     # -- internals shared by every capability ----------------------------------------------
 
@@ -302,23 +319,34 @@ class HostBase:
             capability=capability.value,
         )
 
+    def _deadline(self, provider: str) -> Any:
+        """The deadline scope of one call to ``provider`` (see :mod:`genai_commons.deadlines`)."""
+        setting = self._deadlines.get(provider)
+        if setting is None:
+            setting = self._deadlines.setdefault(provider, self.config.deadline(provider))
+        return deadlines.scope(setting[0], setting[1], provider)
+
     def _call(self, provider: str, capability: Capability, fn: Callable[[], T | None]) -> T:
         def attempt() -> T:
+            deadlines.check(provider)
             result = fn()
             if result is None:
                 raise self._no_answer(provider, capability)
             return result
 
-        return call_with_retry(self.config.retry, capability.value, attempt)
+        with self._deadline(provider):
+            return call_with_retry(self.config.retry, capability.value, attempt)
 
     async def _call_async(self, provider: str, capability: Capability, fn: Callable[[], Awaitable[T] | None]) -> T:
         async def attempt() -> T:
+            deadlines.check(provider)
             awaitable = fn()
             if awaitable is None:
                 raise self._no_answer(provider, capability)
             return await awaitable
 
-        return await call_with_retry_async(self.config.retry, capability.value, attempt)
+        with self._deadline(provider):
+            return await call_with_retry_async(self.config.retry, capability.value, attempt)
 
     def _record(
         self,

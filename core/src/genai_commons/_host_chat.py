@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from . import deadlines
 from ._host_base import HostBase, ModelRef
 from .capabilities import check_chat
 from .errors import ToolLoopError, ValidationError
@@ -14,6 +15,7 @@ from .model.enums import Capability
 from .retry import call_with_retry, call_with_retry_async
 
 _END = object()
+_NOTHING = object()  # no first event: iterate the rest only
 
 if TYPE_CHECKING:
     from .model import (
@@ -143,14 +145,16 @@ class ChatCalls(HostBase):
         started = time.perf_counter()
 
         def open_stream() -> tuple[Any, Any]:
+            deadlines.check(deployed.provider)
             events = self._hook.genai_chat_stream(model=deployed, request=req)
             if events is None:
                 raise self._no_answer(deployed.provider, Capability.CHAT_STREAM)
             iterator = iter(events)
             return iterator, next(iterator, _END)
 
-        iterator, first = call_with_retry(self.config.retry, "chat_stream", open_stream)
-        events = _prepend_sync(first, iterator)
+        with self._deadline(deployed.provider) as bound:
+            iterator, first = call_with_retry(self.config.retry, "chat_stream", open_stream)
+        events = _prepend_sync(first, iterator, bound)
         return ChatStream(events, deployed.provider, started, lambda r: self._record_response(deployed, "chat", r, 1))
 
     async def astream(
@@ -165,15 +169,17 @@ class ChatCalls(HostBase):
         started = time.perf_counter()
 
         async def open_stream() -> tuple[Any, Any]:
+            deadlines.check(deployed.provider)
             events = self._hook.genai_chat_stream_async(model=deployed, request=req)
             if events is None:
                 raise self._no_answer(deployed.provider, Capability.CHAT_STREAM)
             iterator = aiter(events)
             return iterator, await anext(iterator, _END)
 
-        iterator, first = await call_with_retry_async(self.config.retry, "chat_stream", open_stream)
+        with self._deadline(deployed.provider) as bound:
+            iterator, first = await call_with_retry_async(self.config.retry, "chat_stream", open_stream)
         return AsyncChatStream(
-            _prepend(first, iterator),
+            _prepend(first, iterator, bound),
             deployed.provider,
             started,
             lambda r: self._record_response(deployed, "chat", r, 1),
@@ -190,26 +196,59 @@ def _aggregate(responses: list[Response]) -> Response:
     return aggregate(responses)
 
 
-def _prepend_sync(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    """``first`` then ``rest``; closing this closes the provider's iterator (its HTTP response)."""
+def bounded_events(events: Iterator[Any], bound: deadlines.Bound) -> Iterator[Any]:
+    """``events``, each read under ``bound`` (agent turns)."""
+    return _prepend_sync(_NOTHING, events, bound)
+
+
+def abounded_events(events: AsyncIterator[Any], bound: deadlines.Bound) -> AsyncIterator[Any]:
+    """:func:`bounded_events` for an async iterator."""
+    return _prepend(_NOTHING, events, bound)
+
+
+def _prepend_sync(first: Any, rest: Iterator[Any], bound: deadlines.Bound) -> Iterator[Any]:
+    """``first`` then ``rest``, each event read under the stream's deadline ``bound``; closing
+    this closes the provider's iterator (its HTTP response)."""
     try:
         if first is _END:
             return
-        yield first
-        yield from rest
+        if first is not _NOTHING:
+            yield first
+        while True:
+            token = deadlines.enter(bound)
+            try:
+                item = next(rest, _END)
+                if item is not _END:
+                    deadlines.check()
+            finally:
+                deadlines.leave(token)
+            if item is _END:
+                return
+            yield item
     finally:
         close = getattr(rest, "close", None)
         if close is not None:
             close()
 
 
-async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """``first`` then ``rest``; closing this closes the provider's async iterator."""
+async def _prepend(first: Any, rest: AsyncIterator[Any], bound: deadlines.Bound) -> AsyncIterator[Any]:
+    """``first`` then ``rest``, each event read under the stream's deadline ``bound``; closing
+    this closes the provider's async iterator."""
     try:
         if first is _END:
             return
-        yield first
-        async for item in rest:
+        if first is not _NOTHING:
+            yield first
+        while True:
+            token = deadlines.enter(bound)
+            try:
+                item = await anext(rest, _END)
+                if item is not _END:
+                    deadlines.check()
+            finally:
+                deadlines.leave(token)
+            if item is _END:
+                return
             yield item
     finally:
         aclose = getattr(rest, "aclose", None)

@@ -13,14 +13,22 @@ path costs a dictionary lookup when nobody listens.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 _quiet: Any = None
+_quiet_lock = threading.Lock()
 
 
 def _structlog_configured() -> bool:
-    structlog = sys.modules.get("structlog")
-    return structlog is not None and bool(structlog.is_configured())
+    if "structlog" not in sys.modules:
+        return False
+    # An import statement, not ``sys.modules["structlog"]``: while another thread is still
+    # importing structlog, the entry is there half-initialised, and the import statement waits for
+    # that thread to finish (the import system's per-module lock).
+    import structlog  # noqa: PLC0415
+
+    return bool(structlog.is_configured())
 
 
 class _Logger:
@@ -86,7 +94,11 @@ class _CurrentStderr:
 
 def _quiet_logger() -> Any:
     global _quiet  # noqa: PLW0603 - one shared default, built on first use
-    if _quiet is None:
+    if _quiet is not None:
+        return _quiet
+    with _quiet_lock:
+        if _quiet is not None:
+            return _quiet
         import structlog  # noqa: PLC0415
 
         _quiet = structlog.wrap_logger(
@@ -101,24 +113,38 @@ def _quiet_logger() -> Any:
     return _quiet
 
 
-def configure_logging(level: int | str = "WARNING", *, json: bool = False) -> None:
+def _plain(_logger: Any, method: str, event_dict: dict[str, Any]) -> str:
+    """One plain line: ``warning: event_name (key=value, …)``, without time or traceback."""
+    level = event_dict.pop("level", method)
+    event = event_dict.pop("event", "")
+    for key in ("timestamp", "logger", "exc_info", "exception", "stack_info"):
+        event_dict.pop(key, None)
+    fields = ", ".join(f"{key}={value}" for key, value in event_dict.items())
+    return f"{level}: {event}" + (f" ({fields})" if fields else "")
+
+
+def configure_logging(level: int | str = "WARNING", *, json: bool = False, plain: bool = False) -> None:
     """Configure structlog for an application (the ``genai`` command uses this): ``level`` and
-    above to stderr, as JSON lines or as readable text."""
+    above to stderr, as JSON lines, as readable text with time stamps, or (``plain``) as one short
+    line per event, as a command prints its warnings."""
     import logging  # noqa: PLC0415
 
     import structlog  # noqa: PLC0415
 
     if isinstance(level, str):
         level = logging.getLevelNamesMapping()[level.upper()]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
+    processors: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level]
+    if plain:
+        processors.append(_plain)
+    else:
+        renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        processors += [
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,
-        ],
+        ]
+    structlog.configure(
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,

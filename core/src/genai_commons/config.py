@@ -71,6 +71,11 @@ def parse_bool(value: str, *, name: str) -> bool:
     raise ConfigurationError(f"{name}={value!r} is not a boolean; use true or false")
 
 
+#: Keys of ``[providers.NAME]`` that the host reads for every provider; a plugin that refuses
+#: unknown keys accepts these.
+HOST_PROVIDER_KEYS = frozenset({"deadline"})
+
+
 @frozen(kw_only=True)
 class ProviderSettings:
     """One provider's table from the configuration file, with environment fallbacks."""
@@ -133,10 +138,15 @@ class RetryPolicy:
     multiplier: float = 2.0
     #: A Retry-After longer than this is not waited for; the error is raised instead.
     max_retry_after: float = 60.0
+    #: Seconds one call may take in all — attempts, waits and a stream's events — before it ends
+    #: with :class:`DeadlineExceededError`; ``deadline`` in ``[providers.NAME]`` overrides it.
+    deadline: float = 900.0
 
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigurationError("[retry] max_attempts must be at least 1")
+        if not math.isfinite(self.deadline) or self.deadline <= 0:
+            raise ConfigurationError("[retry] deadline must be a positive number of seconds")
         numbers = (self.initial_delay, self.max_delay, self.multiplier, self.max_retry_after)
         if not all(math.isfinite(v) for v in numbers):
             raise ConfigurationError("[retry] delays and multiplier must be finite numbers, not nan or inf")
@@ -291,6 +301,17 @@ class Config:
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (empty when the file has no ``[providers.NAME]`` table)."""
         return ProviderSettings(name=name, values=dict(self.providers.get(name, {})), environ=self.environ)
+
+    def deadline(self, provider: str) -> tuple[float, str]:
+        """Seconds a call to ``provider`` may take, and the setting that says so: ``deadline`` in
+        its ``[providers.NAME]`` table, else ``[retry] deadline``."""
+        value = self.providers.get(provider, {}).get("deadline")
+        if value is None:
+            return self.retry.deadline, "[retry] deadline"
+        where = f"[providers.{provider}] deadline"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ConfigurationError(f"{where} must be a positive number of seconds, got {value!r}")
+        return float(value), where
 
     @property
     def usage_database(self) -> Path:

@@ -24,6 +24,7 @@ Plugins translate every provider error into one of these classes, in one place (
         ├── QuotaExceededError         a quota or entitlement is used up
         ├── RateLimitError             throttled (429); retryable, with ``retry_after``
         ├── ProviderTimeoutError       no answer in time; retryable
+        │   └── DeadlineExceededError  the call's deadline passed; not retried
         └── ServiceUnavailableError    5xx or connection failure; retryable
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFilteredError",
     "ContextLengthError",
+    "DeadlineExceededError",
     "FileFetchError",
     "GenAIError",
     "MissingCredentialsError",
@@ -197,6 +199,13 @@ class ProviderTimeoutError(ProviderError):
     """The provider did not answer in time; the host retries it."""
 
     retryable = True
+
+
+class DeadlineExceededError(ProviderTimeoutError):
+    """The call ran past its deadline (:mod:`genai_commons.deadlines`): every attempt, wait and
+    stream event of one call together; not retried, since no time is left."""
+
+    retryable = False
 
 
 class ServiceUnavailableError(ProviderError):

@@ -38,6 +38,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except GenAIError as exc:
             click.echo(f"error: {exc}", err=True)
+            for note in getattr(exc, "__notes__", ()):  # what the host did about it (retries)
+                click.echo(f"  {note}", err=True)
             sys.exit(1)
 
 
@@ -50,7 +52,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """One vendor-neutral way to use generative AI."""
     from .._log import configure_logging  # noqa: PLC0415
 
-    configure_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)])
+    # Warnings as one plain line; with -v, structlog's full lines (time, level, fields).
+    configure_logging(["WARNING", "INFO", "DEBUG"][min(verbose, 2)], plain=not verbose)
     if ctx.obj is None:
         ctx.obj = CliState(config_path=config_path)
 
