@@ -23,8 +23,11 @@ from genai_commons.cli import CliState, main
 
 #: Variables of the real environment that would change what a command does: configuration and credentials.
 _OWN_PREFIXES = ("GENAI_", "OPENAI_", "AZURE_OPENAI", "AWS_", "OPENSEARCH_", "MXCLOUD_")
-#: A log line of structlog's console renderer: ``2025-01-31T10:00:00.123456Z [warning  ] event …``.
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z \[(debug|info|warning|error|critical) *\] ")
+#: A log line of the command: ``warning: event (key=value, …)``, or with ``-v`` structlog's
+#: console renderer's ``2025-01-31T10:00:00.123456Z [warning  ] event …``.
+LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\dT[\d:.]+Z \[(debug|info|warning|error|critical) *\] |(debug|info|warning|critical): )"
+)
 _USAGE_HEADER = re.compile(r"^(Usage: genai\b.*|Try 'genai\b.* for help\.|)$")
 
 

@@ -97,9 +97,9 @@ def test_the_command_prints_why_an_error_was_not_retried(make_host: Callable[...
 def test_no_retry_starts_that_the_deadline_would_cut_short(
     mode: str, make_host: Callable[..., Host], proxy: FaultProxy
 ):
-    # Waits of 1-2 s between attempts, a deadline of 0.5 s: the first failure is raised at once.
-    host = make_host(RetryPolicy(max_attempts=5, initial_delay=2, max_delay=2, multiplier=1))
-    proxy.script(*[UNAVAILABLE] * 5)
+    # A wait of 1 s asked for, a deadline of 0.5 s: the first failure is raised at once.
+    host = make_host(RetryPolicy(max_attempts=5, initial_delay=0.001))
+    proxy.script(*[api_error(503, "busy", **{"retry-after": "1"})] * 5)
     started = time.monotonic()
     with genai_commons.deadline(0.5), pytest.raises(ServiceUnavailableError) as info:
         chat(host, mode, MODEL, "hello")

@@ -94,9 +94,7 @@ class _CurrentStderr:
 
 def _quiet_logger() -> Any:
     global _quiet  # noqa: PLW0603 - one shared default, built on first use
-    if _quiet is not None:
-        return _quiet
-    with _quiet_lock:
+    with _quiet_lock:  # warnings are rare: the lock costs nothing that matters
         if _quiet is not None:
             return _quiet
         import structlog  # noqa: PLC0415

@@ -65,11 +65,12 @@ def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
             wait_s=round(state.upcoming_sleep, 3),
         )
 
-    def out_of_time(state: tenacity.RetryCallState) -> bool:
-        return _no_time_for(state.upcoming_sleep)  # tenacity computes the wait before asking
+    class out_of_time(tenacity.stop.stop_base):  # noqa: N801 - named like tenacity's stops
+        def __call__(self, state: tenacity.RetryCallState) -> bool:
+            return _no_time_for(state.upcoming_sleep)  # tenacity computes the wait before asking
 
     return {
-        "stop": tenacity.stop_any(tenacity.stop_after_attempt(policy.max_attempts - 1), out_of_time),
+        "stop": tenacity.stop_any(tenacity.stop_after_attempt(policy.max_attempts - 1), out_of_time()),
         "wait": wait,
         "retry": tenacity.retry_if_exception(lambda e: not _gives_up(policy, e)),
         "before_sleep": before_sleep,
