@@ -1,5 +1,5 @@
 """Connection keys: reading each kind, a clear error for each kind of broken key, secrets kept
-secret, the key store (only where configured, mode 0600), and how keys become models."""
+secret, the key store (mode 0600), and how keys become models."""
 
 from __future__ import annotations
 

@@ -80,8 +80,11 @@ class KnowledgeCalls(HostBase):
         if not exists:
             from .errors import NotFoundError  # noqa: PLC0415
 
+            def known() -> list[str]:
+                return [*(k.name for k in self.knowledge_bases(kb.provider)), *self.config.knowledge_bases]
+
             raise NotFoundError(
-                f"knowledge base {kb.ref} holds nothing yet: ingest into it first, "
+                f"knowledge base {kb.ref} holds nothing yet{self._near(kb.name, known)}: ingest into it first, "
                 f"for example `genai kb ingest {kb.name} PATH`",
                 provider=kb.provider,
             )
@@ -390,11 +393,14 @@ class KnowledgeCalls(HostBase):
             knowledge_base, question, model, {"k": k, "min_similarity": min_similarity, "filter": filter}
         )
         started = time.perf_counter()
-        native = call_with_retry(
-            self.config.retry,
-            "retrieve_and_generate",
-            lambda: self._hook.genai_retrieve_and_generate(knowledge_base=kb, model=deployed, request=request, query=q),
-        )
+        with self._deadline(kb.provider):
+            native = call_with_retry(
+                self.config.retry,
+                "retrieve_and_generate",
+                lambda: self._hook.genai_retrieve_and_generate(
+                    knowledge_base=kb, model=deployed, request=request, query=q
+                ),
+            )
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)
@@ -426,7 +432,8 @@ class KnowledgeCalls(HostBase):
             )
             return None if awaitable is None else await awaitable
 
-        native = await call_with_retry_async(self.config.retry, "retrieve_and_generate", attempt)
+        with self._deadline(kb.provider):
+            native = await call_with_retry_async(self.config.retry, "retrieve_and_generate", attempt)
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)

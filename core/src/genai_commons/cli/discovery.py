@@ -71,11 +71,15 @@ def plugins_command(state: CliState, as_json: bool) -> None:
 
 
 @click.command("models")
-@click.option("-p", "--provider", metavar="NAME", help="Only this provider's models.")
+@click.argument("provider_name", required=False, metavar="[PROVIDER]")
+@click.option("-p", "--provider", metavar="NAME", help="Only this provider's models (the same as PROVIDER).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_state
-def models_command(state: CliState, provider: str | None, as_json: bool) -> None:
-    """List the deployed models the installed providers offer."""
+def models_command(state: CliState, provider_name: str | None, provider: str | None, as_json: bool) -> None:
+    """List the deployed models the installed providers offer, or PROVIDER's only."""
+    if provider_name is not None and provider is not None and provider_name != provider:
+        raise click.UsageError(f"two providers given ({provider_name!r} and --provider {provider!r}): give one")
+    provider = provider or provider_name
     models = sorted(state.host.models(provider), key=lambda m: m.ref)
     if as_json:
         echo_json([model_data(m) for m in models])

@@ -6,14 +6,23 @@ into a per-file :class:`~genai_commons.knowledge.loaders.Skipped` entry and goes
 HTML goes through the standard library's :mod:`html.parser`: it is maintained with Python,
 tolerates broken markup, decodes character references, and is all that text extraction needs
 (no CSS selectors, no DOM); a third-party parser would add a dependency for no gain here.
-PDF goes through pypdf (pure Python, well kept), imported on first use.
+PDF goes through pypdf (pure Python, well kept), imported on first use. What pypdf says about a
+damaged file (``EOF marker not found``, ``incorrect startxref pointer``) it logs through the
+``logging`` logger ``pypdf``, which would reach standard error raw and without the file's name;
+:func:`pdf_text` collects it instead, for the loader to report with the file named.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
+
+from attrs import frozen
 
 #: How much of a file is looked at to tell binary from text.
 _SNIFF_BYTES = 8192
@@ -153,10 +162,72 @@ def html_text(markup: str) -> tuple[str | None, str]:
 
 # -- PDF -------------------------------------------------------------------------------------
 
+#: The most pypdf messages kept for one file, and the most characters of each.
+_MAX_NOTES = 5
+_MAX_NOTE_CHARS = 200
 
-def pdf_text(data: bytes) -> tuple[str | None, str, tuple[int, ...]]:
+
+@frozen(kw_only=True)
+class PdfText:
+    """What :func:`pdf_text` read from a PDF."""
+
+    title: str | None
+    #: The pages' text, separated by blank lines.
+    text: str
+    #: The offset at which each page's text starts.
+    page_offsets: tuple[int, ...]
+    #: What pypdf reported while repairing a damaged file it could still read (empty when intact).
+    problems: tuple[str, ...] = ()
+
+
+class _PypdfNotes(logging.Handler):
+    """Keeps what pypdf logs on the thread that reads one file (pypdf reads synchronously, so no
+    other file's messages arrive on that thread meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.notes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or len(self.notes) >= _MAX_NOTES:
+            return
+        try:
+            note = " ".join(record.getMessage().split())[:_MAX_NOTE_CHARS]
+        except Exception:  # a message that cannot be formatted is not worth failing the file for
+            note = str(record.msg)[:_MAX_NOTE_CHARS]
+        if note and note not in self.notes:
+            self.notes.append(note)
+
+
+@contextmanager
+def _pypdf_notes() -> Iterator[list[str]]:
+    """While the block runs, what pypdf logs on this thread is collected, not printed: a handler on
+    the ``pypdf`` logger keeps :mod:`logging` from falling back to standard error. An application
+    that configured logging still receives the records through its own handlers. (pypdf uses
+    :mod:`warnings` only for deprecations in the calling code, never for a damaged file.)"""
+    handler = _PypdfNotes()
+    logger = logging.getLogger("pypdf")
+    logger.addHandler(handler)
+    try:
+        yield handler.notes
+    finally:
+        logger.removeHandler(handler)
+
+
+def pdf_text(data: bytes) -> PdfText:
     """The title (from the document information), the text and the offset at which each page's
-    text starts, pages separated by blank lines."""
+    text starts, pages separated by blank lines, and what pypdf reported on a damaged file."""
+    with _pypdf_notes() as notes:
+        try:
+            return _read_pdf(data, notes)
+        except ExtractError as exc:
+            if not notes:
+                raise
+            raise ExtractError(f"{exc}; pypdf reported: {'; '.join(notes)}") from None
+
+
+def _read_pdf(data: bytes, notes: list[str]) -> PdfText:
     from pypdf import PdfReader  # noqa: PLC0415 - pypdf loads only when a PDF is read
     from pypdf.errors import PdfReadError  # noqa: PLC0415
 
@@ -177,8 +248,16 @@ def pdf_text(data: bytes) -> tuple[str | None, str, tuple[int, ...]]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         # pypdf raises more than its own errors on damaged files
-        raise ExtractError(f"not a readable PDF: {exc}") from None
-    return (title.strip() if isinstance(title, str) and title.strip() else None), "\n\n".join(parts), tuple(offsets)
+        raise ExtractError(
+            f"not a readable PDF: {exc} (damaged or truncated; repair it, for example with "
+            "`qpdf damaged.pdf repaired.pdf`, or exclude it)"
+        ) from None
+    return PdfText(
+        title=title.strip() if isinstance(title, str) and title.strip() else None,
+        text="\n\n".join(parts),
+        page_offsets=tuple(offsets),
+        problems=tuple(notes),
+    )
 
 
 # -- Markdown --------------------------------------------------------------------------------

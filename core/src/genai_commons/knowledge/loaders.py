@@ -7,7 +7,9 @@ in a configurable field, chosen fields kept as metadata).
 
 Nothing stops at one bad file: a binary, empty, unreadable, oversized or undecodable file, a
 symbolic link that leads out of the directory being walked, or a bad JSON Lines record is
-yielded as a :class:`Skipped` entry with the reason, and loading goes on.
+yielded as a :class:`Skipped` entry with the reason, and loading goes on. A damaged PDF is one
+too, with what pypdf reported; one that pypdf can repair is read, and a ``pdf_repaired`` warning
+names the file (pypdf's own log lines never reach standard error raw).
 
 A document's ``source_id`` (the seed's MxObjectID) is stable: the file's path relative to the
 directory given (``guide/intro.md``), or ``FILE#ID`` for a JSON Lines record. Its metadata holds
@@ -29,7 +31,9 @@ from urllib.parse import quote
 
 from attrs import field, frozen
 
+from .._log import get_logger
 from ..errors import ValidationError
+from ..jsonparse import loads
 from ..model._validators import in_range, non_empty
 from ..model.knowledge import MetadataCollection
 from ._extract import (
@@ -45,6 +49,8 @@ from ._extract import (
 )
 
 __all__ = ["Document", "DocumentFormat", "Loader", "RecordFields", "Skipped", "load_records"]
+
+log = get_logger(__name__)
 
 
 class DocumentFormat(StrEnum):
@@ -384,9 +390,12 @@ class Loader:
         if document_format is DocumentFormat.PDF:
             if looks_binary(data) and not data.lstrip().startswith(b"%PDF"):
                 raise ExtractError("not a PDF file (no %PDF header)")
-            title, text, page_offsets = pdf_text(data)
+            pdf = pdf_text(data)
+            title, text, page_offsets = pdf.title, pdf.text, pdf.page_offsets
             if not text.strip():
                 raise ExtractError("no text in the PDF (a scan? run OCR on it first)")
+            if pdf.problems:  # read, but pypdf had to repair it: some text may be missing
+                log.warning("pdf_repaired", path=str(file), problems="; ".join(pdf.problems))
         elif document_format is DocumentFormat.HTML:
             try:
                 markup = decode_text(data, self.encoding)
@@ -421,7 +430,7 @@ class Loader:
                 continue
             where = f"{file}:{number}"
             try:
-                record = json.loads(line)
+                record = loads(line)
                 document = record_document(
                     record,
                     number,

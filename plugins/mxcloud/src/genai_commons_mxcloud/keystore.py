@@ -1,10 +1,11 @@
 """The key store: imported connection keys in one JSON file, readable by its owner only.
 
-The file exists only where the configuration puts it (``[providers.mxcloud] key_store``, a path
-under the host's home directory unless absolute); without that setting nothing is ever written
-and ``genai mxcloud key import`` says how to turn it on. Writes are atomic (a new file created
-with mode 0600, then renamed over the old one), and the file is set to 0600 whenever it is
-written. The file holds the keys' base64 text, keyed by name::
+The file is ``mxcloud-keys.json`` under the genai home unless ``[providers.mxcloud] key_store``
+names another (under the home unless absolute; ``""`` keeps no store), so that the portal's keys
+can be imported before anything is configured. It is written only by an import or a removal.
+Writes are atomic (a new file created with mode 0600, then renamed over the old one), the file
+is set to 0600 whenever it is written, and the directories made for it are made with mode 0700
+(one that exists keeps its own). The file holds the keys' base64 text, keyed by name::
 
     {"version": 1, "keys": {"my-claude": {"key": "eyJ…", "imported": "2025-01-31T10:00:00+00:00"}}}
 """
@@ -45,7 +46,10 @@ class KeyStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ConfigurationError(f"cannot read the key store {str(self.path)!r}: {exc.strerror}") from None
+            raise ConfigurationError(
+                f"cannot read the key store {str(self.path)!r}: {exc.strerror}; set [providers.mxcloud] key_store "
+                "(or GENAI_MXCLOUD_KEY_STORE) to a file you can read and write"
+            ) from exc
         mode = stat.S_IMODE(self.path.stat().st_mode)
         if mode & 0o077:
             log.warning("key_store_readable_by_others", path=str(self.path), mode=oct(mode))
@@ -76,6 +80,24 @@ class KeyStore:
         self._write(entries)
         return replaced
 
+    def _make_directory(self) -> None:
+        """The file's directory, and those above it, made readable by their owner only (0700)."""
+        missing = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
+        for directory in reversed(missing):
+            try:
+                directory.mkdir(mode=0o700)
+                directory.chmod(0o700)  # whatever the umask
+            except FileExistsError:  # made by another process meanwhile
+                continue
+            except OSError as exc:
+                raise self._unwritable(f"cannot make the directory {str(directory)!r}", exc) from exc
+
+    def _unwritable(self, what: str, exc: OSError) -> ConfigurationError:
+        return ConfigurationError(
+            f"{what} for the key store: {exc.strerror or exc}; set [providers.mxcloud] key_store "
+            "(or GENAI_MXCLOUD_KEY_STORE) to a file in a directory you can write"
+        )
+
     def remove(self, name: str) -> bool:
         """Remove the key of that name; whether there was one."""
         entries = self._read()
@@ -85,9 +107,12 @@ class KeyStore:
         return True
 
     def _write(self, entries: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory()
         text = json.dumps({"version": _VERSION, "keys": entries}, indent=2, sort_keys=True) + "\n"
-        descriptor, temporary = tempfile.mkstemp(prefix=".keys-", dir=self.path.parent)  # created with mode 0600
+        try:
+            descriptor, temporary = tempfile.mkstemp(prefix=".keys-", dir=self.path.parent)  # mode 0600
+        except OSError as exc:
+            raise self._unwritable(f"cannot write {str(self.path)!r}", exc) from exc
         try:
             os.fchmod(descriptor, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:
@@ -95,7 +120,9 @@ class KeyStore:
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, self.path)
-        except BaseException:
+        except BaseException as exc:
             Path(temporary).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._unwritable(f"cannot write {str(self.path)!r}", exc) from exc
             raise
         log.info("key_store_written", path=str(self.path), keys=len(entries))

@@ -4,7 +4,8 @@
 setting                environment                      meaning
 =====================  ===============================  ===============================================
 ``key_store``          ``GENAI_MXCLOUD_KEY_STORE``      file that keeps imported keys (under the home
-                                                        directory unless absolute); unset: none kept
+                                                        directory unless absolute); by default
+                                                        ``mxcloud-keys.json`` there; ``""``: none kept
 ``key_files``          ``GENAI_MXCLOUD_KEY_FILE``       file(s) holding one key each (base64 text)
 (none)                 ``GENAI_MXCLOUD_KEY``            key(s) themselves, comma- or space-separated
 ``timeout``                                             seconds to wait for an answer (300)
@@ -29,7 +30,7 @@ from attrs import field, frozen
 
 from genai_commons import ConfigurationError, ProviderSettings
 
-__all__ = ["MxCloudSettings"]
+__all__ = ["DEFAULT_KEY_STORE", "MxCloudSettings"]
 
 
 def _positive(value: float, what: str) -> float:
@@ -39,6 +40,8 @@ def _positive(value: float, what: str) -> float:
 
 
 _MAX_RESPONSE = 128 * 1024 * 1024
+#: The key store's file under the genai home when ``key_store`` is not set.
+DEFAULT_KEY_STORE = "mxcloud-keys.json"
 
 
 def _whole(value: object, what: str) -> int:
@@ -68,7 +71,7 @@ class MxCloudSettings:
             candidate = Path(value).expanduser()
             return candidate if candidate.is_absolute() else home / candidate
 
-        store = settings.get_str("key_store", env="GENAI_MXCLOUD_KEY_STORE")
+        store = settings.get_str("key_store", env="GENAI_MXCLOUD_KEY_STORE", default=DEFAULT_KEY_STORE)
         files_value = settings.get("key_files", env="GENAI_MXCLOUD_KEY_FILE", default=())
         if isinstance(files_value, str):
             files_value = [part for part in files_value.split(",") if part.strip()]
