@@ -74,12 +74,15 @@ def test_the_key_test_sends_what_the_portal_sends(store_host: Host, keys: dict[s
     assert call.body["inferenceConfig"] == {"maxTokens": 10}
 
 
-def test_import_refuses_without_a_key_store_and_names_each_broken_key(
-    make_mx_host: Callable[..., Host], keys: dict[str, str]
+def test_import_refuses_with_the_key_store_turned_off_and_names_each_broken_key(
+    make_mx_host: Callable[..., Host], keys: dict[str, str], tmp_path: Path
 ) -> None:
-    host = make_mx_host(keys=[])
+    host = make_mx_host(keys=[], key_store="")
     result = CliRunner().invoke(main, ["mxcloud", "key", "import", keys["claude"]], obj=CliState(host=host))
-    assert result.exit_code == 1 and 'add key_store = "mxcloud-keys.json" to [providers.mxcloud]' in result.output
+    assert result.exit_code == 1 and 'the key store is turned off (key_store = "" in [providers.mxcloud])' in (
+        result.output
+    )
+    assert not (tmp_path / "mxcloud-keys.json").exists()
     broken = CliRunner().invoke(main, ["mxcloud", "key", "import", "nope!"], obj=CliState(host=host))
     assert broken.exit_code == 1 and "error: the key is not valid base64" in broken.output
     both = CliRunner().invoke(main, ["mxcloud", "key", "import", "x", "--from-env"], obj=CliState(host=host))

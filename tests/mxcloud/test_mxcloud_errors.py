@@ -64,7 +64,7 @@ def test_throttling_is_retried_and_quota_is_not(host: Host, service: FakeMxCloud
     assert len(service.requests) == 3
     service.requests.clear()
     service.fail_next("rate_limit", times=3)
-    with pytest.raises(RateLimitError, match="throttled the call; the host retries it") as info:
+    with pytest.raises(RateLimitError, match="throttled the call: lower the request rate") as info:
         host.chat("mxcloud:claude", "never")
     assert info.value.retry_after == 0.0 and info.value.code == "ThrottlingException"
 

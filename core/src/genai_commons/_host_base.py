@@ -329,7 +329,8 @@ class HostBase:
     def _call(self, provider: str, capability: Capability, fn: Callable[[], T | None]) -> T:
         def attempt() -> T:
             deadlines.check(provider)
-            result = fn()
+            with deadlines.overdue_timeouts:
+                result = fn()
             if result is None:
                 raise self._no_answer(provider, capability)
             return result
@@ -343,7 +344,8 @@ class HostBase:
             awaitable = fn()
             if awaitable is None:
                 raise self._no_answer(provider, capability)
-            return await awaitable
+            with deadlines.overdue_timeouts:
+                return await awaitable
 
         with self._deadline(provider):
             return await call_with_retry_async(self.config.retry, capability.value, attempt)

@@ -150,7 +150,8 @@ class ChatCalls(HostBase):
             if events is None:
                 raise self._no_answer(deployed.provider, Capability.CHAT_STREAM)
             iterator = iter(events)
-            return iterator, next(iterator, _END)
+            with deadlines.overdue_timeouts:
+                return iterator, next(iterator, _END)
 
         with self._deadline(deployed.provider) as bound:
             iterator, first = call_with_retry(self.config.retry, "chat_stream", open_stream)
@@ -174,7 +175,8 @@ class ChatCalls(HostBase):
             if events is None:
                 raise self._no_answer(deployed.provider, Capability.CHAT_STREAM)
             iterator = aiter(events)
-            return iterator, await anext(iterator, _END)
+            with deadlines.overdue_timeouts:
+                return iterator, await anext(iterator, _END)
 
         with self._deadline(deployed.provider) as bound:
             iterator, first = await call_with_retry_async(self.config.retry, "chat_stream", open_stream)
@@ -217,7 +219,8 @@ def _prepend_sync(first: Any, rest: Iterator[Any], bound: deadlines.Bound) -> It
         while True:
             token = deadlines.enter(bound)
             try:
-                item = next(rest, _END)
+                with deadlines.overdue_timeouts:
+                    item = next(rest, _END)
                 if item is not _END:
                     deadlines.check()
             finally:
@@ -242,7 +245,8 @@ async def _prepend(first: Any, rest: AsyncIterator[Any], bound: deadlines.Bound)
         while True:
             token = deadlines.enter(bound)
             try:
-                item = await anext(rest, _END)
+                with deadlines.overdue_timeouts:
+                    item = await anext(rest, _END)
                 if item is not _END:
                     deadlines.check()
             finally:

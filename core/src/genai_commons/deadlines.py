@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
-from .errors import DeadlineExceededError, ValidationError
+from .errors import DeadlineExceededError, ProviderTimeoutError, ValidationError
 
 __all__ = ["DEFAULT_DEADLINE", "Bound", "check", "current", "deadline", "remaining", "scope", "timeout"]
 
@@ -125,6 +125,34 @@ def check(provider: str | None = None) -> None:
     bound = _BOUND.get()
     if bound is not None and time.monotonic() >= bound.end:
         raise bound.error(provider)
+
+
+def overdue(exc: ProviderTimeoutError) -> DeadlineExceededError | None:
+    """When the deadline in force has passed, so that the timeout ``exc`` was the deadline's (a
+    plugin shortens its timeouts to what is left): the :class:`DeadlineExceededError` to raise
+    ``from`` it; else None."""
+    bound = _BOUND.get()
+    if bound is None or isinstance(exc, DeadlineExceededError) or time.monotonic() < bound.end - 0.001:
+        return None
+    return bound.error(exc.provider)
+
+
+class _Overdue:
+    """Around a call: its :class:`ProviderTimeoutError`, once the deadline in force has passed,
+    becomes the :class:`DeadlineExceededError` it really is (see :func:`overdue`)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _kind: object, exc: BaseException | None, _tb: object) -> None:
+        if isinstance(exc, ProviderTimeoutError):
+            late = overdue(exc)
+            if late is not None:
+                raise late from exc
+
+
+#: ``with deadlines.overdue_timeouts: ...`` — see :class:`_Overdue`.
+overdue_timeouts = _Overdue()
 
 
 def timeout(seconds: float | None) -> float | None:

@@ -19,17 +19,19 @@ import ipaddress
 import mimetypes
 import socket
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import attrs
 
 from ._log import get_logger
 from .errors import FileFetchError, UnsupportedCapabilityError, ValidationError
 from .model.enums import FileType, Modality
+from .redaction import SHOWN, redacted_errors, url_credentials
 
 if TYPE_CHECKING:
     import httpx
 
+    from .answer_limit import AnswerTooLarge
     from .config import FileSettings
     from .model import DeployedModel, FileContent, Request
 
@@ -70,7 +72,10 @@ def fetch_urls(request: Request, model: DeployedModel, settings: FileSettings) -
 
     downloaded: dict[str, FileContent] = {}
     capped = hooks(settings.fetch_max_bytes, asynchronous=False)
-    with httpx.Client(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped) as client:
+    with (
+        redacted_errors(_url_secrets(pending)),  # what a server's error quotes of the URLs' credentials
+        httpx.Client(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped) as client,
+    ):
         for file in pending:
             if file.url not in downloaded:
                 downloaded[str(file.url)] = _download(client, file, settings)
@@ -89,8 +94,10 @@ async def afetch_urls(request: Request, model: DeployedModel, settings: FileSett
 
     unique = {str(file.url): file for file in pending}
     capped = hooks(settings.fetch_max_bytes, asynchronous=True)
-    async with httpx.AsyncClient(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped) as client:
-        results = await asyncio.gather(*(_adownload(client, file, settings) for file in unique.values()))
+    with redacted_errors(_url_secrets(pending)):  # what a server's error quotes of the URLs' credentials
+        client = httpx.AsyncClient(timeout=settings.fetch_timeout, follow_redirects=False, event_hooks=capped)
+        async with client:
+            results = await asyncio.gather(*(_adownload(client, file, settings) for file in unique.values()))
     return _replace(request, dict(zip(unique, results, strict=True)))
 
 
@@ -121,8 +128,8 @@ def _download(client: httpx.Client, file: FileContent, settings: FileSettings) -
                 target = _redirect(url, response)
                 if target is None:
                     return _inline(file, url, response, response.read())
-        except AnswerTooLarge:
-            raise _too_large(url, settings) from None
+        except AnswerTooLarge as exc:
+            raise _too_large(url, settings, exc) from exc
         except httpx.HTTPError as exc:
             raise _transport_error(url, exc) from exc
         url = target
@@ -142,8 +149,8 @@ async def _adownload(client: httpx.AsyncClient, file: FileContent, settings: Fil
                 target = _redirect(url, response)
                 if target is None:
                     return _inline(file, url, response, await response.aread())
-        except AnswerTooLarge:
-            raise _too_large(url, settings) from None
+        except AnswerTooLarge as exc:
+            raise _too_large(url, settings, exc) from exc
         except httpx.HTTPError as exc:
             raise _transport_error(url, exc) from exc
         url = target
@@ -172,10 +179,11 @@ def _redirect(url: str, response: httpx.Response) -> str | None:
     return None
 
 
-def _too_large(url: str, settings: FileSettings) -> FileFetchError:
+def _too_large(url: str, settings: FileSettings, exc: AnswerTooLarge) -> FileFetchError:
+    what = f"{_safe(url)}, decoded from {exc.decoded}," if exc.decoded else _safe(url)
     return FileFetchError(
-        f"{_safe(url)} is larger than [files] fetch_max_bytes ({settings.fetch_max_bytes} bytes); raise the "
-        "limit or attach a smaller file",
+        f"{what} is larger than [files] fetch_max_bytes ({settings.fetch_max_bytes} bytes); raise the limit or "
+        "attach a smaller file",
         url=_safe(url),
     )
 
@@ -244,6 +252,17 @@ def _check_address(url: str, addresses: list[str], settings: FileSettings) -> No
                 "download from those unless [files] fetch_private_networks = true",
                 url=_safe(url),
             )
+
+
+def _url_secrets(files: list[FileContent]) -> list[str]:
+    """What the files' URLs carry that a server's error could quote back: a ``user:password@``,
+    and the longer values of the query (signatures, tokens; short ones are page numbers and such)."""
+    found: list[str] = []
+    for file in files:
+        url = str(file.url)
+        found += url_credentials(url)
+        found += [value for _, value in parse_qsl(urlsplit(url).query) if len(value) > SHOWN]
+    return found
 
 
 def _safe(url: str) -> str:

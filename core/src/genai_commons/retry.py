@@ -65,7 +65,7 @@ def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
             wait_s=round(state.upcoming_sleep, 3),
         )
 
-    class out_of_time(tenacity.stop.stop_base):  # noqa: N801 - named like tenacity's stops
+    class out_of_time(tenacity.stop.stop_base):  # named like tenacity's stops
         def __call__(self, state: tenacity.RetryCallState) -> bool:
             return _no_time_for(state.upcoming_sleep)  # tenacity computes the wait before asking
 

@@ -5,6 +5,8 @@
   limits on attached images and documents.
 * :mod:`genai_commons.formats.converse_stream` — the events of ConverseStream as the core's
   stream events.
+* :mod:`genai_commons.formats.sse` — server-sent events read from bytes, invalid UTF-8 an error
+  (OpenAI and Mendix Cloud GenAI streams).
 
 Plugins import the module they need; nothing here is imported with :mod:`genai_commons`.
 """

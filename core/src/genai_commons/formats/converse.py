@@ -31,6 +31,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from ..errors import ValidationError
+from ..jsonparse import loads
 from ..model.chat import Message, Request, Response
 from ..model.enums import Role, StopReason, ToolChoice
 from ..model.files import FileContent
@@ -186,7 +187,7 @@ class _Writer:
     def tool_output(self, content: str | None) -> list[Json]:
         if self.as_json and content is not None and content.lstrip().startswith("{"):
             try:
-                value = json.loads(content)
+                value = loads(content)
             except json.JSONDecodeError:
                 value = None
             if isinstance(value, dict):

@@ -8,8 +8,10 @@ start; the id and name come with the first piece, the input JSON in fragments), 
 :class:`StreamEnd` with the stop reason of ``messageStop`` and the usage of ``metadata``.
 
 An exception event (``throttlingException``, ``modelStreamErrorException``, …) raises the core
-error of its kind; a stream that ends without ``messageStop`` is incomplete and raises
-:class:`ServiceUnavailableError` (retryable), never a short answer.
+error of its kind. A stream is complete when ``metadata``, its last event, has come after
+``messageStop``: one that ends without either — even right after ``messageStop`` — is incomplete
+and raises :class:`ServiceUnavailableError` (retryable), never a short answer or an answer
+without its usage. An event of an unexpected shape raises :class:`ServiceUnavailableError` too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class ConverseStreamReader:
     :param service: the service's name, for messages.
     """
 
-    __slots__ = ("_tools", "model_id", "provider", "provider_stop", "service", "stopped", "usage")
+    __slots__ = ("_tools", "ended", "model_id", "provider", "provider_stop", "service", "stopped", "usage")
 
     def __init__(self, *, provider: str, model_id: str | None = None, service: str = "Amazon Bedrock") -> None:
         self.provider = provider
@@ -77,6 +79,8 @@ class ConverseStreamReader:
         self._tools: dict[int, int] = {}  # contentBlockIndex -> tool-call index
         self.provider_stop: str | None = None
         self.stopped = False
+        #: Whether the closing ``metadata`` event came.
+        self.ended = False
         self.usage: Mapping[str, Any] = {}
 
     def _tool_index(self, block: int) -> int:
@@ -84,6 +88,16 @@ class ConverseStreamReader:
 
     def feed(self, event: Mapping[str, Any]) -> list[ChatStreamEvent]:
         """The core events for one stream event (often none)."""
+        try:
+            return self._feed(event)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise ServiceUnavailableError(
+                f"the {self.service} stream sent an event of an unexpected shape ({type(exc).__name__}); the answer "
+                "is incomplete, try again",
+                provider=self.provider,
+            ) from exc
+
+    def _feed(self, event: Mapping[str, Any]) -> list[ChatStreamEvent]:
         if "contentBlockDelta" in event:
             body = event["contentBlockDelta"]
             delta = body.get("delta") or {}
@@ -105,6 +119,7 @@ class ConverseStreamReader:
             self.stopped = True
         elif "metadata" in event:
             self.usage = event["metadata"].get("usage") or {}
+            self.ended = True
         else:
             self._raise_exception(event)
         return []
@@ -127,10 +142,17 @@ class ConverseStreamReader:
             ) from cause
 
     def end(self) -> StreamEnd:
-        """The closing event; :class:`ServiceUnavailableError` when ``messageStop`` never came."""
+        """The closing event; :class:`ServiceUnavailableError` when ``messageStop`` or the
+        ``metadata`` after it never came."""
         if not self.stopped:
             raise ServiceUnavailableError(
                 f"the {self.service} stream ended before its messageStop event; the answer is incomplete, try again",
+                provider=self.provider,
+            )
+        if not self.ended:
+            raise ServiceUnavailableError(
+                f"the {self.service} stream ended after messageStop but before its metadata event (the usage); the "
+                "answer is incomplete, try again",
                 provider=self.provider,
             )
         return StreamEnd(

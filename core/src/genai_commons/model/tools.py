@@ -10,6 +10,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ..errors import ValidationError
+from ..jsonparse import loads
 from ._validators import non_empty
 
 #: A JSON object, as parsed by :func:`json.loads`.
@@ -118,7 +119,7 @@ class ToolCall:
     def parsed_arguments(self) -> dict[str, Any]:
         """The arguments as a dict; a clear :class:`ValidationError` if the model wrote bad JSON."""
         try:
-            value = json.loads(self.arguments or "{}")
+            value = loads(self.arguments or "{}")
         except json.JSONDecodeError as exc:
             raise ValidationError(
                 f"the model's arguments for tool {self.name!r} are not valid JSON: {exc.msg}"

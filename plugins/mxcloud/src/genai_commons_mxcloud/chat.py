@@ -5,21 +5,25 @@ as base64 strings, after the files were checked against the documented limits. T
 server-sent events are named ``MESSAGE_START``, ``CONTENT_BLOCK_START``, ``CONTENT_BLOCK_DELTA``,
 ``CONTENT_BLOCK_STOP``, ``MESSAGE_STOP`` and ``METADATA``; each event's data is the Converse event
 body (``{"contentBlockIndex": 0, "delta": {"text": "…"}}``) or the whole Converse event
-(``{"contentBlockDelta": {…}}``) — both are read.
+(``{"contentBlockDelta": {…}}``) — both are read. A stream is complete when its ``METADATA``
+event (the usage) came after ``MESSAGE_STOP``; one that ends before is incomplete, an error with
+no usage recorded (:class:`~genai_commons.formats.converse_stream.ConverseStreamReader`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any
 
 from genai_commons import ChatStreamEvent, DeployedModel, Request, Response, ServiceUnavailableError
 from genai_commons.formats.converse import check_files, converse_request, converse_response
 from genai_commons.formats.converse_stream import ConverseStreamReader
+from genai_commons.jsonparse import loads
 
 from .calls import Call, Operation
-from .errors import PROVIDER, SERVICE
+from .errors import PROVIDER, SERVICE, redacted_errors
 from .limits import FILES
 
 if TYPE_CHECKING:
@@ -47,7 +51,11 @@ def converse_body(request: Request) -> dict[str, Any]:
 def chat(model: DeployedModel, request: Request) -> Operation[Response]:
     """One ``/converse`` call."""
     answer = yield Call(method="POST", path="/converse", body=converse_body(request))
-    return converse_response(_converse_answer(answer.data), model_id=model.model_id)
+    data = _converse_answer(answer.data)
+    try:
+        return converse_response(data, model_id=model.model_id)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # a part of another shape
+        raise _not_converse(data) from exc
 
 
 def _converse_answer(data: Any) -> Mapping[str, Any]:
@@ -55,15 +63,19 @@ def _converse_answer(data: Any) -> Mapping[str, Any]:
     another shape is an error, never an empty response."""
     output = data.get("output") if isinstance(data, Mapping) else None
     if not isinstance(output, Mapping) or not isinstance(output.get("message"), Mapping):
-        shown = repr(data)
-        raise ServiceUnavailableError(
-            f"{SERVICE} answered /converse with JSON that is not a Converse answer "
-            f"({shown[:80]}{'…' if len(shown) > 80 else ''}); try again",
-            provider=PROVIDER,
-            body=shown[:4000],
-        )
+        raise _not_converse(data)
     answer: Mapping[str, Any] = data
     return answer
+
+
+def _not_converse(data: Any) -> ServiceUnavailableError:
+    shown = repr(data)
+    return ServiceUnavailableError(
+        f"{SERVICE} answered /converse with JSON that is not a Converse answer "
+        f"({shown[:80]}{'…' if len(shown) > 80 else ''}); try again",
+        provider=PROVIDER,
+        body=shown[:4000],
+    )
 
 
 def stream_event(name: str, data: str) -> Mapping[str, Any] | None:
@@ -72,7 +84,7 @@ def stream_event(name: str, data: str) -> Mapping[str, Any] | None:
     if not data.strip():
         return None
     try:
-        body = json.loads(data)
+        body = loads(data)
     except json.JSONDecodeError as exc:
         raise ServiceUnavailableError(
             f"{SERVICE} sent a stream event that is not JSON ({name or 'unnamed'}); try again", provider=PROVIDER
@@ -95,11 +107,13 @@ def chat_stream(
     """The core events of one streamed answer (the call is made on the first ``next``)."""
     body = converse_body(request)
     reader = ConverseStreamReader(provider=PROVIDER, model_id=model.model_id, service=SERVICE)
-    for name, data in transport.events(key, "/converse-stream", body):
-        event = stream_event(name, data)
-        if event is not None:
-            yield from reader.feed(event)
-    yield reader.end()
+    events = transport.events(key, "/converse-stream", body)
+    with redacted_errors(key), closing(events):  # an error event may quote the key; closed, it closes the answer
+        for name, data in events:
+            event = stream_event(name, data)
+            if event is not None:
+                yield from reader.feed(event)
+        yield reader.end()
 
 
 async def achat_stream(
@@ -108,9 +122,12 @@ async def achat_stream(
     """:func:`chat_stream` with the async client."""
     body = converse_body(request)
     reader = ConverseStreamReader(provider=PROVIDER, model_id=model.model_id, service=SERVICE)
-    async for name, data in transport.aevents(key, "/converse-stream", body):
-        event = stream_event(name, data)
-        if event is not None:
-            for core_event in reader.feed(event):
-                yield core_event
-    yield reader.end()
+    events = transport.aevents(key, "/converse-stream", body)
+    with redacted_errors(key):
+        async with aclosing(events):  # closed here, on this loop, even when the reader raises
+            async for name, data in events:
+                event = stream_event(name, data)
+                if event is not None:
+                    for core_event in reader.feed(event):
+                        yield core_event
+            yield reader.end()

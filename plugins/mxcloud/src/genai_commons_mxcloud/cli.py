@@ -77,11 +77,12 @@ def import_command(state: CliState, *, key: str | None, file: Path | None, from_
     """Check a connection key and keep it in the key store.
 
     KEY is the base64 text the portal shows once, or - to read it from standard input (safer than
-    an argument, which the shell may remember). The key store is the file named by
-    [providers.mxcloud] key_store, written with permissions 0600; without that setting nothing is
-    stored.
+    an argument, which the shell may remember). The key goes to the key store, mxcloud-keys.json
+    in the genai home unless [providers.mxcloud] key_store names another file; it is written with
+    permissions 0600, and the command says where it is. Later commands find the key there.
     """
     from .keys import ENV_KEY, ConnectionKey  # noqa: PLC0415
+    from .settings import DEFAULT_KEY_STORE  # noqa: PLC0415
 
     given = [k for k in (key is not None, file is not None, from_env) if k]
     if len(given) != 1:
@@ -99,15 +100,15 @@ def import_command(state: CliState, *, key: str | None, file: Path | None, from_
     store = provider.key_store
     if store is None:
         raise ConfigurationError(
-            'no key store is configured, so the key is not kept: add key_store = "mxcloud-keys.json" to '
-            "[providers.mxcloud] in the configuration file (a file under the genai home, written with permissions "
-            f"0600), or set {ENV_KEY} instead"
+            'the key store is turned off (key_store = "" in [providers.mxcloud]), so the key is not kept: remove '
+            f"that setting to keep keys in {state.host.config.home / DEFAULT_KEY_STORE}, or set {ENV_KEY} instead"
         )
     replaced = store.add(parsed)
     provider.reload_keys()
     verb = "replaced" if replaced else "imported"
     click.echo(
         f"{verb} key {parsed.name!r} ({parsed.key_type.label}, {parsed.model or 'no model named'}) in {store.path}"
+        " (readable by you only)"
     )
     click.echo(f"use it as {' and '.join(_refs(parsed))}")
 

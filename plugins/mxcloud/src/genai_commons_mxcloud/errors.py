@@ -2,6 +2,12 @@
 cause, with advice: 401/403 a key revoked or of the wrong type, 404 an unknown collection, 400/413
 the documented limits, 429 the monthly quota or throttling. The answer's body is kept on the
 error (``body``); the key never appears in a message.
+
+Every call runs inside :func:`translated_errors` (one exchange) and :func:`redacted_errors` (a
+whole operation or stream), which redact the key's secrets — its access token, the key text, a
+``user:password@`` of its URL — from every error leaving them and from the error's whole chain,
+whatever produced it: an error answer of any status, a 200 answer that is not JSON or not of the
+expected shape, a stream event.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from genai_commons import (
@@ -24,14 +30,16 @@ from genai_commons import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from genai_commons.redaction import redact
+from genai_commons.jsonparse import loads
+from genai_commons.redaction import Secrets, redact, url_credentials
+from genai_commons.redaction import redacted_errors as _redacted_errors
 
 if TYPE_CHECKING:
     import httpx
 
     from .keys import ConnectionKey
 
-__all__ = ["PROVIDER", "SERVICE", "Failure", "error_for", "translated_errors"]
+__all__ = ["PROVIDER", "SERVICE", "Failure", "error_for", "redacted_errors", "secrets_of", "translated_errors"]
 
 PROVIDER = "mxcloud"
 SERVICE = "Mendix Cloud GenAI"
@@ -56,7 +64,7 @@ class Failure(Exception):
 def _message(body: str) -> tuple[str | None, str]:
     """The service's error code and message from an error body (JSON or text)."""
     try:
-        data: Any = json.loads(body)
+        data: Any = loads(body)
     except ValueError:
         return None, body.strip()[:300]
     if isinstance(data, dict):
@@ -82,10 +90,7 @@ def error_for(
 ) -> ProviderError:
     """The core error for an HTTP error answer to a call made with ``key``; the key's secrets are
     redacted from the body kept and the message, in case the service quoted them."""
-    secrets = [key.access_token, key.encoded]
-    if key.embeddings is not None:
-        secrets += [key.embeddings.access_token, key.embeddings.encoded]
-    body = redact(body, secrets)
+    body = redact(body, secrets_of(key))
     code, said = _message(body)
     what = f"key {key.name!r} ({key.key_type.label})"
     cls: type[ProviderError]
@@ -126,13 +131,13 @@ def error_for(
             )
         else:
             cls = RateLimitError
-            advice = f"{SERVICE} throttled the call; the host retries it. Lower the request rate or the concurrency"
+            advice = f"{SERVICE} throttled the call: lower the request rate or the concurrency"
     elif status in (408, 504):
         cls = ProviderTimeoutError
-        advice = f"{SERVICE} did not answer in time; the host retries it"
+        advice = f"{SERVICE} did not answer in time; try again later"
     elif status >= 500:
         cls = ServiceUnavailableError
-        advice = f"{SERVICE} failed ({status}); the host retries it"
+        advice = f"{SERVICE} failed ({status}); try again later"
     elif status == 400 and _CONTEXT_LENGTH.search(said):
         cls = ContextLengthError
         advice = "the input is longer than the model takes: shorten the history, the prompt or the documents"
@@ -154,12 +159,35 @@ def error_for(
     )
 
 
+def secrets_of(key: ConnectionKey) -> Secrets:
+    """What a call made with ``key`` carries that a server could quote back."""
+    found: list[Any] = []
+    for each in (key, key.embeddings):
+        if each is not None:
+            found += [each.access_token, each.encoded, *url_credentials(each.base_url)]
+    return found
+
+
+def redacted_errors(key: ConnectionKey) -> AbstractContextManager[None]:
+    """Around an operation or a stream made with ``key``: every exception leaving it, with its
+    chain, loses the key's secrets (:func:`genai_commons.redaction.redacted_errors`)."""
+    return _redacted_errors(secrets_of(key))
+
+
 @contextmanager
 def translated_errors(key: ConnectionKey, *, collection: str | None = None) -> Iterator[None]:
-    """Re-raise httpx errors (and :class:`Failure`) as core errors, keeping the cause."""
+    """Re-raise httpx errors (and :class:`Failure`) as core errors, keeping the cause; every error
+    leaving the block loses the key's secrets."""
+    with redacted_errors(key), _translating(key, collection):
+        yield
+
+
+@contextmanager
+def _translating(key: ConnectionKey, collection: str | None) -> Iterator[None]:
     import httpx  # noqa: PLC0415
 
     from genai_commons.answer_limit import AnswerTooLarge  # noqa: PLC0415
+    from genai_commons.formats.sse import InvalidUTF8  # noqa: PLC0415
 
     try:
         yield
@@ -184,12 +212,20 @@ def translated_errors(key: ConnectionKey, *, collection: str | None = None) -> I
         raise ServiceUnavailableError(
             f"cannot reach {SERVICE} at {key.host}: {type(exc).__name__}; the host retries it", provider=PROVIDER
         ) from exc
+    except httpx.DecodingError as exc:  # a compressed answer (Content-Encoding) that does not decode
+        raise ServiceUnavailableError(
+            f"{SERVICE} answered with a compressed body that does not decode; try again", provider=PROVIDER
+        ) from exc
     except AnswerTooLarge as exc:
         raise ProviderError(
             f"the answer from {SERVICE} is too large ({exc}): raise [providers.mxcloud] max_response_bytes if "
             f"answers this large are expected, or check the key's endpoint URL ({key.host})",
             provider=PROVIDER,
             status=exc.status,
+        ) from exc
+    except InvalidUTF8 as exc:  # a stream's bytes, as a plain answer's below
+        raise ServiceUnavailableError(
+            f"{SERVICE} sent a stream that is not valid UTF-8; try again", provider=PROVIDER
         ) from exc
     except ValueError as exc:  # an answer that is not the JSON it should be (orjson's error subclasses json's)
         if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):

@@ -23,6 +23,7 @@ import attrs
 from attrs import field, frozen
 
 from genai_commons import Secret, ValidationError
+from genai_commons.jsonparse import loads
 
 __all__ = ["ENV_KEY", "ConnectionKey", "KeyType", "MalformedKeyError", "key_name"]
 
@@ -115,7 +116,7 @@ class ConnectionKey:
             )
         raw = _decode_base64(compact, where)
         try:
-            data = json.loads(raw)
+            data = loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise MalformedKeyError(
                 f"{where} is base64 but not a JSON document: it is not a Mendix Cloud GenAI connection key "

@@ -45,7 +45,7 @@ __all__ = ["MxCloudProvider"]
 
 _NO_KEYS = (
     "no Mendix Cloud GenAI connection key is configured: set GENAI_MXCLOUD_KEY to a key from the Mendix Cloud "
-    "GenAI portal, or import one with `genai mxcloud key import KEY` (with [providers.mxcloud] key_store set)"
+    "GenAI portal, or import one with `genai mxcloud key import -` (it is kept in the key store)"
 )
 
 
@@ -87,13 +87,12 @@ class MxCloudProvider(Provider):
 
     def _read_settings(self) -> MxCloudSettings:
         if self._settings is None:
-            from pathlib import Path  # noqa: PLC0415
-
             from genai_commons import ProviderSettings  # noqa: PLC0415
+            from genai_commons.config import default_home  # noqa: PLC0415
 
             from .settings import MxCloudSettings  # noqa: PLC0415
 
-            home = self.config.home if self.config is not None else Path.home() / ".genai"
+            home = self.config.home if self.config is not None else default_home()
             self._settings = MxCloudSettings.read(self.settings or ProviderSettings(name=self.name), home)
         return self._settings
 
@@ -137,7 +136,8 @@ class MxCloudProvider(Provider):
 
     @property
     def key_store(self) -> KeyStore | None:
-        """The key store, when ``key_store`` is configured."""
+        """The key store (``mxcloud-keys.json`` under the genai home unless ``key_store`` says
+        otherwise); None when ``key_store = ""`` turns it off."""
         from .keystore import KeyStore  # noqa: PLC0415
 
         path = self.mx_settings.key_store

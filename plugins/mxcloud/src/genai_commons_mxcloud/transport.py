@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from genai_commons.jsonparse import check_depth
+
 from .calls import Answer, Call, Operation
-from .errors import Failure, translated_errors
+from .errors import Failure, redacted_errors, translated_errors
 
 if TYPE_CHECKING:
     import httpx
@@ -42,9 +44,23 @@ def _content(call: Call) -> bytes | None:
 
 
 def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; nested too deeply (see :mod:`genai_commons.jsonparse`), a decode error."""
     import orjson  # noqa: PLC0415
 
-    return orjson.loads(response.content) if response.content else None
+    if not response.content:
+        return None
+    data = orjson.loads(response.content)
+    check_depth(data)
+    return data
+
+
+def _check_event_stream(answer: httpx.Response) -> None:
+    """An answer to a streamed call must be an event stream (httpx-sse's check)."""
+    from httpx_sse import SSEError  # noqa: PLC0415
+
+    kind = answer.headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in kind:
+        raise SSEError(f"expected an event stream (Content-Type text/event-stream), got {kind!r}")
 
 
 class _Pool:
@@ -197,7 +213,12 @@ class Transport:
     # -- operations ----------------------------------------------------------------------------
 
     def run(self, key: ConnectionKey, operation: Operation[T]) -> T:
-        """Run an operation with the sync client; a list of calls runs in the thread pool."""
+        """Run an operation with the sync client; a list of calls runs in the thread pool. What
+        the operation raises (reading an answer) loses the key's secrets too."""
+        with redacted_errors(key):
+            return self._run(key, operation)
+
+    def _run(self, key: ConnectionKey, operation: Operation[T]) -> T:
         try:
             step = next(operation)
             while True:
@@ -223,6 +244,10 @@ class Transport:
 
     async def arun(self, key: ConnectionKey, operation: Operation[T]) -> T:
         """Run an operation with the async client; a list of calls runs with bounded concurrency."""
+        with redacted_errors(key):
+            return await self._arun(key, operation)
+
+    async def _arun(self, key: ConnectionKey, operation: Operation[T]) -> T:
         try:
             step = next(operation)
             while True:
@@ -252,9 +277,12 @@ class Transport:
 
     # -- event streams -------------------------------------------------------------------------
 
-    def events(self, key: ConnectionKey, path: str, body: Any) -> Iterator[tuple[str, str]]:
-        """``(event name, data)`` of each server-sent event of a streamed answer."""
+    def events(self, key: ConnectionKey, path: str, body: Any) -> Generator[tuple[str, str], None, None]:
+        """``(event name, data)`` of each server-sent event of a streamed answer, read strictly
+        (:mod:`genai_commons.formats.sse`: invalid UTF-8 is an error, not U+FFFD)."""
         from httpx_sse import connect_sse  # noqa: PLC0415
+
+        from genai_commons.formats.sse import EventDecoder  # noqa: PLC0415
 
         headers = {**self._headers(key), "Accept": "text/event-stream"}
         url = key.base_url + path
@@ -262,12 +290,19 @@ class Transport:
             answer = source.response
             if answer.status_code >= 400:
                 raise Failure(answer.status_code, answer.read().decode("utf-8", "replace"), answer.headers)
-            for event in source.iter_sse():
+            _check_event_stream(answer)
+            decoder = EventDecoder()
+            for chunk in answer.iter_bytes():
+                for event in decoder.feed(chunk):
+                    yield event.event, event.data
+            for event in decoder.close():
                 yield event.event, event.data
 
-    async def aevents(self, key: ConnectionKey, path: str, body: Any) -> AsyncIterator[tuple[str, str]]:
+    async def aevents(self, key: ConnectionKey, path: str, body: Any) -> AsyncGenerator[tuple[str, str], None]:
         """:meth:`events` with the async client."""
         from httpx_sse import aconnect_sse  # noqa: PLC0415
+
+        from genai_commons.formats.sse import EventDecoder  # noqa: PLC0415
 
         headers = {**self._headers(key), "Accept": "text/event-stream"}
         with translated_errors(key):
@@ -275,5 +310,10 @@ class Transport:
                 answer = source.response
                 if answer.status_code >= 400:
                     raise Failure(answer.status_code, (await answer.aread()).decode("utf-8", "replace"), answer.headers)
-                async for event in source.aiter_sse():
+                _check_event_stream(answer)
+                decoder = EventDecoder()
+                async for chunk in answer.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        yield event.event, event.data
+                for event in decoder.close():
                     yield event.event, event.data

@@ -1,12 +1,14 @@
 """One HTTP exchange with the API, sync or async: post a JSON body and read the JSON answer, or
 open a stream of events. Errors are left for :func:`~genai_commons_openai.errors.translated_errors`,
-which the callers wrap around these functions."""
+which the callers wrap around these functions (it also redacts the key from what they quote)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
+
+from genai_commons.jsonparse import loads
 
 from .errors import MalformedAnswer
 from .stream import aiter_events, iter_events
@@ -41,7 +43,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         response.raise_for_status()
     try:
-        data = json.loads(response.content)
+        data = loads(response.content.decode("utf-8"))  # strictly: invalid UTF-8 is an error, as in streams
     except ValueError as exc:
         raise MalformedAnswer(f"status {response.status_code}, body {response.content[:80]!r}") from exc
     if not isinstance(data, dict):
@@ -94,6 +96,12 @@ def _stream_headers(endpoint: Endpoint) -> dict[str, str]:
     return headers
 
 
+def _usage_asked(payload: dict[str, Any]) -> bool:
+    """Whether the request asks for the usage chunk at the end of the stream."""
+    options = payload.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 def stream_chat(
     client: httpx.Client, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
 ) -> Iterator[ChatStreamEvent]:
@@ -104,7 +112,7 @@ def stream_chat(
         if response.status_code >= 400:
             response.read()
             response.raise_for_status()
-        yield from iter_events(response)
+        yield from iter_events(response, usage=_usage_asked(payload))
 
 
 async def astream_chat(
@@ -116,5 +124,5 @@ async def astream_chat(
         if response.status_code >= 400:
             await response.aread()
             response.raise_for_status()
-        async for event in aiter_events(response):
+        async for event in aiter_events(response, usage=_usage_asked(payload)):
             yield event

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .calls import apost_json, astream_chat, parsed, post_json, stream_chat
-from .errors import TRANSLATED, translate
+from .errors import translated_errors
 from .options import OpenAIChatOptions
 from .wire import chat_body, chat_response
 
@@ -38,38 +38,30 @@ def _prepare(
 
 def chat(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Response:
     endpoint, url, body, timeout = _prepare(provider, model, request, stream=False)
-    try:
+    with translated_errors(provider.name, endpoint):
         data = post_json(provider.clients.sync(), endpoint, url, body, timeout)
         response: Response = parsed(data, chat_response)
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return response
 
 
 async def chat_async(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Response:
     endpoint, url, body, timeout = _prepare(provider, model, request, stream=False)
-    try:
+    with translated_errors(provider.name, endpoint):
         data = await apost_json(provider.clients.exchange(), endpoint, url, body, timeout)
         response: Response = parsed(data, chat_response)
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return response
 
 
 def chat_stream(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
     endpoint, url, body, timeout = _prepare(provider, model, request, stream=True)
-    try:
+    with translated_errors(provider.name, endpoint):
         yield from stream_chat(provider.clients.sync(), endpoint, url, body, timeout)
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
 
 
 async def chat_stream_async(
     provider: OpenAIProvider, model: DeployedModel, request: Request
 ) -> AsyncIterator[ChatStreamEvent]:
     endpoint, url, body, timeout = _prepare(provider, model, request, stream=True)
-    try:
+    with translated_errors(provider.name, endpoint):
         async for event in astream_chat(provider.clients.async_(), endpoint, url, body, timeout):
             yield event
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc

@@ -66,7 +66,7 @@ class AsyncExchange:
         """Send one request and read its whole answer, as ``client.request`` would."""
         import httpx  # noqa: PLC0415
 
-        from genai_commons.answer_limit import cap  # noqa: PLC0415
+        from genai_commons.answer_limit import cap, within_deadline  # noqa: PLC0415
 
         transport, client = self._transport, self.client
         if transport is None:
@@ -79,6 +79,7 @@ class AsyncExchange:
             merged.update(headers)
         timeouts = self._timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout).as_dict()
         request = httpx.Request(method, url, content=content, headers=merged, extensions={"timeout": timeouts})
+        within_deadline(request)
         try:
             response = await transport.handle_async_request(request)
         except httpx.RequestError as exc:

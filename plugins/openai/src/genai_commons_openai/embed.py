@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .calls import apost_json, parsed, post_json
 from .embeddings import Batch, batches, embeddings_body, max_inputs, merge, timeout_of, vectors_of
-from .errors import TRANSLATED, translate
+from .errors import translated_errors
 
 if TYPE_CHECKING:
     import httpx
@@ -45,7 +45,7 @@ def embed(
         batch: Batch = parsed(data, lambda d: vectors_of(d, call[1]))
         return batch
 
-    try:
+    with translated_errors(provider.name, endpoint):
         if len(bodies) == 1:
             parts = [one(bodies[0])]
         else:
@@ -53,8 +53,6 @@ def embed(
 
             with ThreadPoolExecutor(min(endpoint.embedding_concurrency, len(bodies))) as pool:
                 parts = list(pool.map(one, bodies))
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return merge(chunks, parts)
 
 
@@ -71,8 +69,6 @@ async def embed_async(
         batch: Batch = parsed(data, lambda d: vectors_of(d, call[1]))
         return batch
 
-    try:
+    with translated_errors(provider.name, endpoint):
         parts = await asyncio.gather(*(one(call) for call in bodies))
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return merge(chunks, parts)

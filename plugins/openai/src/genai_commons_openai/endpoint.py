@@ -14,6 +14,7 @@ from urllib.parse import quote
 from attrs import field, frozen
 
 from genai_commons import ConfigurationError, MissingCredentialsError, ProviderSettings, Secret
+from genai_commons.config import HOST_PROVIDER_KEYS
 
 __all__ = ["AZURE_API_VERSION", "OPENAI_URL", "Endpoint", "azure_endpoint", "openai_endpoint"]
 
@@ -33,6 +34,7 @@ COMMON_KEYS = frozenset(
         "embedding_encoding",
         "embedding_batch_tokens",
         "embedding_concurrency",
+        *HOST_PROVIDER_KEYS,
     }
 )
 OPENAI_KEYS = COMMON_KEYS | {"api_key", "base_url", "organization", "project", "discover", "models"}

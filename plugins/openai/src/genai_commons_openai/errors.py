@@ -5,16 +5,21 @@ and the ``code`` choose the class, the message says what to do, and the body is 
 exception. 429 answers carry ``Retry-After`` (or ``retry-after-ms``) and ``x-ratelimit-*`` headers,
 which become ``retry_after``. Transport failures (timeouts, refused or dropped connections),
 answers that are not the API's JSON and answers over ``max_response_bytes`` are mapped here too.
-The module loads with the first call.
+
+Every call runs inside :func:`translated_errors`, which also redacts the credentials the calls
+carry (the API key, an Entra ID token) from every error leaving it, whatever produced it: the
+message, the ``body`` and the whole chain of causes (a key quoted back in an error answer, in a
+200 answer that is not JSON, in a stream event). The module loads with the first call.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,9 +37,24 @@ from genai_commons import (
     ServiceUnavailableError,
 )
 from genai_commons.answer_limit import AnswerTooLarge
-from genai_commons.redaction import redact
+from genai_commons.jsonparse import loads
+from genai_commons.redaction import redact, redact_error, url_credentials
 
-__all__ = ["TRANSLATED", "ErrorEvent", "MalformedAnswer", "TruncatedStream", "error_for", "retry_after", "translate"]
+if TYPE_CHECKING:
+    from genai_commons import Secret
+
+    from .endpoint import Endpoint
+
+__all__ = [
+    "TRANSLATED",
+    "ErrorEvent",
+    "MalformedAnswer",
+    "TruncatedStream",
+    "error_for",
+    "retry_after",
+    "translate",
+    "translated_errors",
+]
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
 _FILTER_CODES = {"content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation"}
@@ -112,7 +132,7 @@ def _limits(headers: Mapping[str, str]) -> str:
 def _error_fields(body: str) -> tuple[str | None, str | None, str | None]:
     """``code``, ``type`` and ``message`` of an error body; Azure nests a more precise code."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:
         return None, None, None
     error = data.get("error") if isinstance(data, dict) else None
@@ -157,7 +177,7 @@ def _advice(
     if status == 429:
         if code == "insufficient_quota" or kind == "insufficient_quota":
             return QuotaExceededError, "the quota is used up; check the plan and billing of the account"
-        return RateLimitError, "rate limited; the host retries after the wait the server asked for"
+        return RateLimitError, "rate limited: lower the request rate or the concurrency"
     if status in (400, 413, 422):
         if code in _CONTEXT_CODES or "context length" in lowered or "context window" in lowered:
             return ContextLengthError, "the input is longer than the model's context window; shorten the conversation"
@@ -165,16 +185,20 @@ def _advice(
             return ContentFilteredError, "the content filter blocked the prompt; rephrase it"
         return BadRequestError, "the request was rejected; check the model's parameters"
     if status in (408, 409) or status >= 500:
-        return ServiceUnavailableError, "the service failed; the host retries"
+        return ServiceUnavailableError, "the service failed; try again later"
     return ProviderError, "unexpected answer"
 
 
 def _sent_credentials(response: httpx.Response) -> list[str]:
     """The credentials the request of ``response`` carried, which a server may quote back."""
     try:
-        headers = response.request.headers
+        return _request_credentials(response.request)
     except RuntimeError:  # an answer made without its request
         return []
+
+
+def _request_credentials(request: httpx.Request) -> list[str]:
+    headers = request.headers
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return [token.strip() if scheme.lower() == "bearer" else "", headers.get("api-key", "")]
 
@@ -260,7 +284,7 @@ def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError
         return stream_error(provider, exc.error)
     if isinstance(exc, TruncatedStream):
         return ServiceUnavailableError(
-            f"the stream from {provider} ended before it finished; the answer is incomplete, try again",
+            f"the stream from {provider} ended before it finished ({exc}); the answer is incomplete, try again",
             provider=provider,
         )
     return ProviderError(
@@ -269,3 +293,39 @@ def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError
         provider=provider,
         status=200,
     )
+
+
+@contextmanager
+def translated_errors(provider: str, endpoint: Endpoint) -> Iterator[None]:
+    """Around every call: :data:`TRANSLATED` exceptions become core errors raised ``from`` them,
+    and every exception leaving the block, with its chain, loses the credentials the calls carried
+    (see the module docstring)::
+
+        with translated_errors(provider.name, endpoint):
+            data = post_json(...)
+    """
+    try:
+        try:
+            yield
+        except TRANSLATED as exc:
+            raise translate(provider, endpoint.base_url, exc) from exc
+    except Exception as exc:
+        redact_error(exc, _credentials(endpoint, exc))
+        raise
+
+
+def _credentials(endpoint: Endpoint, error: BaseException) -> list[Secret | str | None]:
+    """The endpoint's secrets, and those the requests in ``error``'s chain carried (an Entra ID
+    token from a token provider is made per request)."""
+    found: list[Secret | str | None] = [endpoint.api_key, endpoint.ad_token, *url_credentials(endpoint.base_url)]
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.HTTPStatusError):
+            found += _sent_credentials(current.response)
+        elif isinstance(current, httpx.RequestError):
+            with suppress(RuntimeError):  # an error raised without its request
+                found += _request_credentials(current.request)
+        current = current.__cause__ or current.__context__
+    return found

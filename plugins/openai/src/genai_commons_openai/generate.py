@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .calls import apost_json, parsed, post_json
-from .errors import TRANSLATED, translate
+from .errors import translated_errors
 from .images import image_body, image_requests, image_response, merge_images, timeout_of
 
 if TYPE_CHECKING:
@@ -33,10 +33,8 @@ def _prepare(
 def generate_image(provider: OpenAIProvider, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
     endpoint, url, bodies = _prepare(provider, model, prompt, options)
     client, timeout = provider.clients.sync(), timeout_of(options)
-    try:
+    with translated_errors(provider.name, endpoint):
         responses = [parsed(post_json(client, endpoint, url, body, timeout), image_response) for body in bodies]
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return merge_images(responses)
 
 
@@ -50,8 +48,6 @@ async def generate_image_async(
         response: Response = parsed(await apost_json(exchange, endpoint, url, body, timeout), image_response)
         return response
 
-    try:
+    with translated_errors(provider.name, endpoint):
         responses = await asyncio.gather(*(one(body) for body in bodies))
-    except TRANSLATED as exc:
-        raise translate(provider.name, endpoint.base_url, exc) from exc
     return merge_images(list(responses))

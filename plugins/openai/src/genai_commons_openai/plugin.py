@@ -115,10 +115,12 @@ class OpenAIProvider(Provider):
         if self._remote is not None or not self._discover or (endpoint.official and endpoint.api_key is None):
             return self._remote or []
         from .calls import get_json  # noqa: PLC0415
+        from .errors import translated_errors  # noqa: PLC0415
 
         try:
-            data = get_json(self.clients.sync(), endpoint, self.url("models"), _LISTING_TIMEOUT)
-            self._remote = [str(item["id"]) for item in data["data"]]
+            with translated_errors(self.name, endpoint):  # what is logged holds no key the server quoted
+                data = get_json(self.clients.sync(), endpoint, self.url("models"), _LISTING_TIMEOUT)
+                self._remote = [str(item["id"]) for item in data["data"]]
         except Exception as exc:
             _log().warning("models_listing_failed", provider=self.name, error=f"{type(exc).__name__}: {exc}")
             return []

@@ -5,16 +5,23 @@ Each chunk's ``choices[0].delta`` carries text (``content``, or ``refusal``) and
 (``tool_calls[i]`` with ``index``, the ``id`` and ``function.name`` on the first piece of a call and
 ``function.arguments`` in fragments). ``finish_reason`` arrives on the last chunk with choices; with
 ``stream_options.include_usage`` a final chunk with no choices carries ``usage``; ``data: [DONE]``
-ends the stream. A stream cut before it finished is an error, never a short answer.
+ends the stream.
+
+A stream is complete only when ``data: [DONE]`` came, and — when usage was asked for — the usage
+chunk before it: one that ends without them, even after its finish reason, is incomplete
+(:class:`TruncatedStream`), never a short answer or an answer without its tokens. Its bytes must
+be valid UTF-8 (:mod:`genai_commons.formats.sse`), as those of a plain answer must: damaged bytes
+are a :class:`MalformedAnswer`, never text with U+FFFD in it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from genai_commons import ChatStreamEvent, StopReason, StreamEnd, TextDelta, ToolCallDelta
+from genai_commons.formats.sse import Event, EventDecoder, InvalidUTF8
+from genai_commons.jsonparse import loads
 
 from .errors import ErrorEvent, MalformedAnswer, TruncatedStream
 from .wire import chat_response, stop_reason
@@ -30,7 +37,7 @@ _DONE = "[DONE]"
 class ChunkReader:
     """Turns the chunks of one stream into events, remembering what the end event needs."""
 
-    __slots__ = ("finish", "input_tokens", "model", "output_tokens", "refused", "total_tokens")
+    __slots__ = ("finish", "input_tokens", "model", "output_tokens", "refused", "total_tokens", "usage_seen")
 
     def __init__(self) -> None:
         self.finish: str | None = None
@@ -39,12 +46,14 @@ class ChunkReader:
         self.output_tokens: int | None = None
         self.total_tokens: int | None = None
         self.refused = False
+        self.usage_seen = False
 
     def feed(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
         if chunk.get("error"):
             raise ErrorEvent(chunk["error"])
         usage = chunk.get("usage")
         if usage:
+            self.usage_seen = True
             self.input_tokens = usage.get("prompt_tokens")
             self.output_tokens = usage.get("completion_tokens")
             self.total_tokens = usage.get("total_tokens")
@@ -97,7 +106,7 @@ def _text(value: Any) -> str:
 def _events(reader: ChunkReader, data: str) -> list[ChatStreamEvent]:
     """The events of one SSE ``data`` field; anything but a well-formed chunk is malformed."""
     try:
-        chunk = json.loads(data)
+        chunk = loads(data)
     except ValueError as exc:
         raise MalformedAnswer(f"a stream event is not JSON: {data[:80]!r}") from exc
     if not isinstance(chunk, dict):
@@ -111,7 +120,7 @@ def _events(reader: ChunkReader, data: str) -> list[ChatStreamEvent]:
 def _whole_answer(body: bytes) -> list[ChatStreamEvent]:
     """A server that ignored ``stream: true`` and answered in one JSON body."""
     try:
-        response = chat_response(json.loads(body))
+        response = chat_response(loads(body.decode("utf-8")))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise MalformedAnswer("the answer is neither an event stream nor a chat completion") from exc
     events: list[ChatStreamEvent] = []
@@ -136,41 +145,76 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
-def iter_events(response: httpx.Response) -> Iterator[ChatStreamEvent]:
-    """The events of a streamed answer whose status was checked (sync)."""
+class _Stream:
+    """One event stream as it is read: server-sent events decoded from its bytes, their chunks
+    read, and the end checked (see the module docstring)."""
+
+    __slots__ = ("decoder", "done", "reader", "usage")
+
+    def __init__(self, usage: bool) -> None:
+        self.decoder = EventDecoder()
+        self.reader = ChunkReader()
+        self.done = False
+        #: Whether the request asked for the usage chunk.
+        self.usage = usage
+
+    def feed(self, chunk: bytes) -> list[ChatStreamEvent]:
+        """The events of the server-sent events that ``chunk`` completes."""
+        return self._take(self.decoder.feed, chunk)
+
+    def end(self) -> list[ChatStreamEvent]:
+        """The last events, once the answer has ended, closed by the :class:`StreamEnd`;
+        :class:`TruncatedStream` when it ended before ``[DONE]``, or without the usage chunk that
+        was asked for."""
+        events = self._take(lambda _: self.decoder.close(), b"")
+        return [*events, self._complete()]
+
+    def _take(self, decode: Callable[[bytes], list[Event]], chunk: bytes) -> list[ChatStreamEvent]:
+        try:
+            found = decode(chunk)
+        except InvalidUTF8 as exc:
+            raise MalformedAnswer(str(exc)) from exc
+        events: list[ChatStreamEvent] = []
+        for sse in found:
+            if sse.data == _DONE:
+                self.done = True
+            elif sse.data and not self.done:  # what follows [DONE] is read, so that the connection is reused
+                events += _events(self.reader, sse.data)
+        return events
+
+    def _complete(self) -> StreamEnd:
+        if not self.done:
+            after = "after its finish reason " if self.reader.finish is not None else ""
+            raise TruncatedStream(f"it ended {after}without data: [DONE]")
+        if self.usage and not self.reader.usage_seen:
+            raise TruncatedStream(
+                "no usage chunk came before data: [DONE], though stream_options.include_usage asked for one "
+                "(for a server that never sends it, set stream_usage = false)"
+            )
+        return self.reader.end()
+
+
+def iter_events(response: httpx.Response, *, usage: bool = False) -> Iterator[ChatStreamEvent]:
+    """The events of a streamed answer whose status was checked (sync); ``usage``: whether the
+    request asked for the usage chunk."""
     if not _is_event_stream(response):
         yield from _whole_answer(response.read())
         return
-    from httpx_sse import EventSource  # noqa: PLC0415
-
-    reader = ChunkReader()
-    done = False
-    for sse in EventSource(response).iter_sse():  # read to the end, so that the connection is reused
-        if sse.data == _DONE:
-            done = True
-        elif sse.data and not done:
-            yield from _events(reader, sse.data)
-    if not done and reader.finish is None:
-        raise TruncatedStream("the stream ended before its last chunk")
-    yield reader.end()  # after [DONE], or finished without one
+    stream = _Stream(usage)
+    for chunk in response.iter_bytes():
+        yield from stream.feed(chunk)
+    yield from stream.end()
 
 
-async def aiter_events(response: httpx.Response) -> AsyncIterator[ChatStreamEvent]:
+async def aiter_events(response: httpx.Response, *, usage: bool = False) -> AsyncIterator[ChatStreamEvent]:
     """:func:`iter_events` for an async response."""
     if not _is_event_stream(response):
         for event in _whole_answer(await response.aread()):
             yield event
         return
-    from httpx_sse import EventSource  # noqa: PLC0415
-
-    reader = ChunkReader()
-    done = False
-    async for sse in EventSource(response).aiter_sse():
-        if sse.data == _DONE:
-            done = True
-        elif sse.data and not done:
-            for event in _events(reader, sse.data):
-                yield event
-    if not done and reader.finish is None:
-        raise TruncatedStream("the stream ended before its last chunk")
-    yield reader.end()
+    stream = _Stream(usage)
+    async for chunk in response.aiter_bytes():
+        for event in stream.feed(chunk):
+            yield event
+    for event in stream.end():
+        yield event

@@ -7,16 +7,23 @@ Authentication (see :meth:`OpenSearchSettings.auth_mode`): none; HTTP basic with
 the ``password`` secret; or AWS SigV4 for Amazon OpenSearch Service (``aws_service = "es"``) and
 Serverless (``"aoss"``), signed with boto3's credential chain (environment, profile, SSO,
 container or instance role) through opensearch-py's ``Urllib3AWSV4SignerAuth``.
+
+opensearch-py logs every answer's body at DEBUG (loggers ``opensearch`` and ``opensearchpy.trace``),
+and a cluster or a proxy may have quoted the credentials in it: a filter on those loggers redacts
+the secrets of every live client from their records (:class:`_Redacting`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from genai_commons import ConfigurationError, MissingCredentialsError
+from genai_commons import ConfigurationError, MissingCredentialsError, Secret
+from genai_commons.redaction import redact, url_credentials
 
 from .settings import OpenSearchSettings
 
@@ -96,6 +103,7 @@ class LazyClient:
         with self._lock:
             if self._client is None:
                 self._client = connect(self.settings)
+                _REDACTING.watch(self)
             return self._client
 
     def close(self) -> None:
@@ -103,3 +111,51 @@ class LazyClient:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+    def secrets(self) -> list[Secret | str | None]:
+        """What the client's requests carry that a cluster (or a proxy) could quote back: the
+        password, and the AWS secret key and session token SigV4 signs with."""
+        found: list[Secret | str | None] = [self.settings.password, *url_credentials(self.settings.url)]
+        client = self._client
+        auth = client.transport.kwargs.get("http_auth") if client is not None else None
+        credentials = getattr(getattr(auth, "signer", None), "credentials", None)
+        if credentials is not None:  # read without the properties, which may refresh them
+            held = vars(credentials)
+            for name in ("secret_key", "_secret_key", "token", "_token"):
+                value = held.get(name)
+                found.append(value if isinstance(value, str) else None)
+        return found
+
+
+class _Redacting(logging.Filter):
+    """Redacts the secrets of the live clients from the records of opensearch-py's loggers."""
+
+    LOGGERS = ("opensearch", "opensearchpy.trace")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clients: weakref.WeakSet[LazyClient] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def watch(self, client: LazyClient) -> None:
+        with self._lock:
+            self._clients.add(client)
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)  # once: a logger keeps a filter only once
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            clients = list(self._clients)
+        secrets = [secret for client in clients for secret in client.secrets()]
+        if secrets:
+            try:
+                message = record.getMessage()
+            except Exception:  # a record that cannot be formatted is left to logging to report
+                return True
+            cleaned = redact(message, secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTING = _Redacting()

@@ -124,16 +124,33 @@ def map_error(exc: Exception, provider: str, url: str | None, *, context: str = 
     return ProviderError(f"the OpenSearch client failed{where}: {exc}", provider=provider)
 
 
+def _too_deep(provider: str, url: str | None, context: str) -> ProviderError:
+    where = f" while {context}" if context else ""
+    return ProviderError(
+        f"{url} answered{where} with JSON nested too deeply to read, which is not an OpenSearch answer; check "
+        "that GENAI_OPENSEARCH_URL (or url in [providers.opensearch]) names an OpenSearch cluster and not a proxy "
+        "or another service",
+        provider=provider,
+    )
+
+
 @contextmanager
 def translated_errors(provider: str, url: str | None, context: str = "") -> Iterator[None]:
     """Re-raise opensearch-py exceptions as core errors, keeping the cause; so is an answer read
-    inside the block that turns out not to have the shape of an OpenSearch answer."""
+    inside the block that turns out not to have the shape of an OpenSearch answer, or that is
+    nested too deeply for opensearch-py's parser (its :class:`RecursionError`)."""
     from opensearchpy.exceptions import ImproperlyConfigured, OpenSearchException  # noqa: PLC0415
 
     try:
         yield
     except (OpenSearchException, ImproperlyConfigured) as exc:
-        raise map_error(exc, provider, url, context=context) from exc
+        try:
+            error = map_error(exc, provider, url, context=context)
+        except RecursionError:  # an error answer nested too deeply to describe
+            error = _too_deep(provider, url, context)
+        raise error from exc
+    except RecursionError as exc:  # opensearch-py's JSON parser, on an answer nested too deeply
+        raise _too_deep(provider, url, context) from exc
     except (KeyError, TypeError, IndexError, AttributeError) as exc:  # reading an answer of another shape
         where = f" while {context}" if context else ""
         raise ProviderError(
