@@ -94,7 +94,15 @@ def test_plugins_json(tmp_path: Path) -> None:
             "name": "alpha",
             "version": "2.0.1",
             "source": "in-process",
-            "providers": [{"name": "alpha", "capabilities": ["chat"], "description": "", "version": "2.0.1"}],
+            "providers": [
+                {
+                    "name": "alpha",
+                    "capabilities": ["chat"],
+                    "description": "",
+                    "version": "2.0.1",
+                    "search_types": ["vector"],
+                }
+            ],
             "error": None,
             "capabilities": ["chat"],
         }

@@ -1,5 +1,6 @@
-"""Portable filters in OpenSearch: the DSL they become, the same answers as Filter.matches, and keys
-and values that look like query syntax staying literal."""
+"""Portable filters in OpenSearch: the DSL they become, the same answers as Filter.matches — in
+listings and in retrievals of every search type (vector, keyword, hybrid) — and keys and values
+that look like query syntax staying literal."""
 
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ from opensearch_helpers import chunk, chunks, kb, settings_for
 from opensearch_standin import OpenSearchStandIn
 from osmem_server import OsmemServer
 
-from genai_commons import And, Eq, Filter, In, IngestMode, MetadataCollection, Not, Or, Range, RetrievalQuery
+from genai_commons import (
+    And,
+    Eq,
+    Filter,
+    In,
+    IngestMode,
+    MetadataCollection,
+    Not,
+    Or,
+    Range,
+    RetrievalQuery,
+    SearchType,
+)
 from genai_commons_opensearch import OpenSearchProvider
 from genai_commons_opensearch.queries import filter_query
 
@@ -64,6 +77,22 @@ def loaded(osmem_server: OsmemServer) -> Iterator[OpenSearchProvider]:
 
 def listed(provider: OpenSearchProvider, where: Filter | None) -> set[str]:
     return {c.chunk_id for c in provider.list_chunks(kb("filters"), where, 0, 100)}
+
+
+@pytest.fixture(params=list(SearchType), ids=[t.value for t in SearchType])
+def search_type(request: pytest.FixtureRequest) -> SearchType:
+    """Each test that retrieves runs for every search type."""
+    return SearchType(request.param)
+
+
+def found(provider: OpenSearchProvider, where: Filter | None, search_type: SearchType) -> set[str]:
+    """What the filter keeps, listed and retrieved (every chunk's text holds the word "text"),
+    which must agree."""
+    vector = None if search_type is SearchType.KEYWORD else [1.0, 0.0]
+    query = RetrievalQuery(text="text", vector=vector, k=50, filter=where, search_type=search_type)
+    retrieved = {c.chunk_id for c in provider.retrieve(kb("filters"), query)}
+    assert retrieved == listed(provider, where), f"{search_type.value} retrieval and listing disagree"
+    return retrieved
 
 
 def expected(where: Filter | None) -> set[str]:
@@ -139,8 +168,10 @@ def test_translation_keeps_keys_and_values_as_term_data() -> None:
     ],
     ids=repr,
 )
-def test_filters_match_what_filter_matches_says(loaded: OpenSearchProvider, where: Filter) -> None:
-    assert listed(loaded, where) == expected(where)
+def test_filters_match_what_filter_matches_says(
+    loaded: OpenSearchProvider, where: Filter, search_type: SearchType
+) -> None:
+    assert found(loaded, where, search_type) == expected(where)
 
 
 def test_injection_attempts_match_only_themselves(loaded: OpenSearchProvider) -> None:
@@ -182,8 +213,10 @@ def filters() -> st.SearchStrategy[Filter]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=filters())
-def test_any_filter_agrees_with_filter_matches(loaded: OpenSearchProvider, where: Filter) -> None:
-    assert listed(loaded, where) == expected(where)
+def test_any_filter_agrees_with_filter_matches(
+    loaded: OpenSearchProvider, where: Filter, search_type: SearchType
+) -> None:
+    assert found(loaded, where, search_type) == expected(where)
 
 
 def test_retrieval_filters_inside_the_knn_query(loaded: OpenSearchProvider) -> None:

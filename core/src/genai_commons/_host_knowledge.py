@@ -2,9 +2,10 @@
 the sync of a knowledge base that ingests from its own data source.
 
 The host embeds for stores that keep vectors (a knowledge base with an ``embedding_model``): a
-text query gets its vector before ``genai_retrieve``, chunks without vectors get theirs before
-``genai_ingest`` (in batches, see :mod:`genai_commons.knowledge.embedding`). Those embedding
-calls are recorded as ``embed`` usage of the embedding model.
+text query gets its vector before ``genai_retrieve`` (unless it is a keyword search), chunks
+without vectors get theirs before ``genai_ingest`` (in batches, see
+:mod:`genai_commons.knowledge.embedding`). Those embedding calls are recorded as ``embed`` usage
+of the embedding model. Each retrieval's search type is settled first (see :mod:`._host_search`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from . import _host_search as search
 from ._host_base import HostBase, ModelRef
-from .model.enums import Capability
+from .errors import UnsupportedCapabilityError
+from .model.enums import Capability, SearchType
 
 if TYPE_CHECKING:
     from .host import Host
@@ -63,12 +66,38 @@ class KnowledgeCalls(HostBase):
         )  # fmt: skip
 
     @staticmethod
-    def _query(query: RetrievalQuery | str, k: int | None) -> RetrievalQuery:
+    def _query(query: RetrievalQuery | str, k: int | None, search_type: SearchType | str | None) -> RetrievalQuery:
         from .model.retrieval import RetrievalQuery  # noqa: PLC0415
 
         if isinstance(query, str):
-            return RetrievalQuery(text=query) if k is None else RetrievalQuery(text=query, k=k)
-        return query if k is None else attrs.evolve(query, k=k)
+            query = RetrievalQuery(text=query)
+        changes: dict[str, Any] = {"k": k, "search_type": search_type}
+        changes = {name: value for name, value in changes.items() if value is not None}
+        return attrs.evolve(query, **changes) if changes else query
+
+    @property
+    def _search_refusals(self) -> search.Refusals:
+        found = self.__dict__.get("_refusals")
+        if found is None:
+            found = self.__dict__.setdefault("_refusals", search.Refusals())
+        return cast(search.Refusals, found)
+
+    def _search_type(self, kb: KnowledgeBase, query: RetrievalQuery) -> tuple[RetrievalQuery, bool]:
+        """The query with its search type settled (see :func:`._host_search.resolve`)."""
+        info = self.provider(kb.provider)
+        return search.resolve(query, kb, info, self.config.knowledge.search_type, self._search_refusals)
+
+    def _fall_back(self, kb: KnowledgeBase, query: RetrievalQuery, exc: UnsupportedCapabilityError) -> RetrievalQuery:
+        """A defaulted search type the provider refused: remember it, and search by vector."""
+        assert query.search_type is not None
+        self._search_refusals.add(kb, query.search_type)
+        self._log.info(
+            "search_type_fell_back",
+            knowledge_base=kb.ref,
+            search_type=query.search_type.value,
+            reason=str(exc),
+        )
+        return search.as_vector_search(query)
 
     def _as_host(self) -> Host:
         return cast("Host", self)
@@ -98,12 +127,33 @@ class KnowledgeCalls(HostBase):
     # -- retrieval ------------------------------------------------------------------------------
 
     def retrieve(
-        self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
+        self,
+        knowledge_base: KnowledgeBase | str,
+        query: RetrievalQuery | str,
+        *,
+        k: int | None = None,
+        search_type: SearchType | str | None = None,
     ) -> RetrievalResult:
-        """The chunks nearest to the query, most similar first."""
+        """The chunks most relevant to the query, best first.
+
+        :param search_type: ``vector``, ``keyword`` or ``hybrid`` (overrides the query's); by
+            default ``[knowledge] search_type`` where the knowledge base offers it, else vector.
+        """
         kb = self._existing_kb(knowledge_base)
-        q = self._query(query, k)
-        if q.vector is None and kb.embedding_model is not None and q.text is not None:
+        q, defaulted = self._search_type(kb, self._query(query, k, search_type))
+        return self._retrieve_resolved(kb, q, defaulted)
+
+    def _retrieve_resolved(self, kb: KnowledgeBase, q: RetrievalQuery, defaulted: bool) -> RetrievalResult:
+        try:
+            return self._retrieve_once(kb, q)
+        except UnsupportedCapabilityError as exc:
+            if not search.refused_by(exc, q, defaulted):
+                raise
+            return self._retrieve_once(kb, self._fall_back(kb, q, exc))
+
+    def _retrieve_once(self, kb: KnowledgeBase, q: RetrievalQuery) -> RetrievalResult:
+        if search.needs_vector(q, kb):
+            assert kb.embedding_model is not None and q.text is not None
             q = attrs.evolve(
                 q, vector=self._as_host().embed(kb.embedding_model, q.text, _query_options()).first_vector()
             )
@@ -115,12 +165,29 @@ class KnowledgeCalls(HostBase):
         return result
 
     async def aretrieve(
-        self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery | str, *, k: int | None = None
+        self,
+        knowledge_base: KnowledgeBase | str,
+        query: RetrievalQuery | str,
+        *,
+        k: int | None = None,
+        search_type: SearchType | str | None = None,
     ) -> RetrievalResult:
         """:meth:`retrieve`, async."""
         kb = self._existing_kb(knowledge_base)
-        q = self._query(query, k)
-        if q.vector is None and kb.embedding_model is not None and q.text is not None:
+        q, defaulted = self._search_type(kb, self._query(query, k, search_type))
+        return await self._aretrieve_resolved(kb, q, defaulted)
+
+    async def _aretrieve_resolved(self, kb: KnowledgeBase, q: RetrievalQuery, defaulted: bool) -> RetrievalResult:
+        try:
+            return await self._aretrieve_once(kb, q)
+        except UnsupportedCapabilityError as exc:
+            if not search.refused_by(exc, q, defaulted):
+                raise
+            return await self._aretrieve_once(kb, self._fall_back(kb, q, exc))
+
+    async def _aretrieve_once(self, kb: KnowledgeBase, q: RetrievalQuery) -> RetrievalResult:
+        if search.needs_vector(q, kb):
+            assert kb.embedding_model is not None and q.text is not None
             embedded = await self._as_host().aembed(kb.embedding_model, q.text, _query_options())
             q = attrs.evolve(q, vector=embedded.first_vector())
         started = time.perf_counter()
@@ -342,14 +409,41 @@ class KnowledgeCalls(HostBase):
         question: str | Request,
         model: ModelRef | None,
         query: dict[str, Any],
-    ) -> tuple[KnowledgeBase, Request, RetrievalQuery, Any]:
+    ) -> tuple[KnowledgeBase, Request, RetrievalQuery, bool, Any]:
+        """The knowledge base, the request, the retrieval query (search type settled) and whether
+        its search type is the default, and the model."""
         from .knowledge.rag import as_request, question_of  # noqa: PLC0415
         from .model.retrieval import RetrievalQuery  # noqa: PLC0415
 
         kb = self._kb(knowledge_base, Capability.RETRIEVE)
         request = as_request(question)
         q = RetrievalQuery(text=question_of(request), **{k: v for k, v in query.items() if v is not None})
-        return kb, request, q, self.model(model) if model is not None else None
+        q, defaulted = self._search_type(kb, q)
+        return kb, request, q, defaulted, self.model(model) if model is not None else None
+
+    def _rag_native_call(self, kb: KnowledgeBase, deployed: Any, request: Request, q: RetrievalQuery) -> Any:
+        from .retry import call_with_retry  # noqa: PLC0415
+
+        with self._deadline(kb.provider):
+            return call_with_retry(
+                self.config.retry,
+                "retrieve_and_generate",
+                lambda: self._hook.genai_retrieve_and_generate(
+                    knowledge_base=kb, model=deployed, request=request, query=q
+                ),
+            )
+
+    async def _arag_native_call(self, kb: KnowledgeBase, deployed: Any, request: Request, q: RetrievalQuery) -> Any:
+        from .retry import call_with_retry_async  # noqa: PLC0415
+
+        async def attempt() -> Response | None:
+            awaitable = self._hook.genai_retrieve_and_generate_async(
+                knowledge_base=kb, model=deployed, request=request, query=q
+            )
+            return None if awaitable is None else await awaitable
+
+        with self._deadline(kb.provider):
+            return await call_with_retry_async(self.config.retry, "retrieve_and_generate", attempt)
 
     def _rag_native(self, kb: KnowledgeBase, model: Any, response: Response, started: float) -> Response:
         response = self._timed(response, started)
@@ -379,32 +473,31 @@ class KnowledgeCalls(HostBase):
         k: int | None = None,
         min_similarity: float | None = None,
         filter: Filter | None = None,
+        search_type: SearchType | str | None = None,
     ) -> Response:
         """Answer ``question`` from the knowledge base: retrieve, then generate with references.
 
         A provider with a native operation (Bedrock's RetrieveAndGenerate) answers in one call;
-        otherwise the host retrieves the ``k`` nearest chunks, puts them as numbered sources in
-        the system prompt and calls ``model``; citations come from the ``[n]`` markers it writes.
+        otherwise the host retrieves the ``k`` best chunks (``search_type`` as in
+        :meth:`retrieve`), puts them as numbered sources in the system prompt and calls ``model``;
+        citations come from the ``[n]`` markers it writes.
         """
         from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
-        from .retry import call_with_retry  # noqa: PLC0415
 
-        kb, request, q, deployed = self._rag_inputs(
-            knowledge_base, question, model, {"k": k, "min_similarity": min_similarity, "filter": filter}
-        )
+        query = {"k": k, "min_similarity": min_similarity, "filter": filter, "search_type": search_type}
+        kb, request, q, defaulted, deployed = self._rag_inputs(knowledge_base, question, model, query)
         started = time.perf_counter()
-        with self._deadline(kb.provider):
-            native = call_with_retry(
-                self.config.retry,
-                "retrieve_and_generate",
-                lambda: self._hook.genai_retrieve_and_generate(
-                    knowledge_base=kb, model=deployed, request=request, query=q
-                ),
-            )
+        try:
+            native = self._rag_native_call(kb, deployed, request, q)
+        except UnsupportedCapabilityError as exc:
+            if not search.refused_by(exc, q, defaulted):
+                raise
+            q, defaulted = self._fall_back(kb, q, exc), False
+            native = self._rag_native_call(kb, deployed, request, q)
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)
-        chunks = self.retrieve(kb, q).chunks
+        chunks = self._retrieve_resolved(kb, q, defaulted).chunks
         return with_references(self._as_host().chat(chat_model, grounded_request(request, chunks)), chunks)
 
     async def aretrieve_and_generate(
@@ -416,28 +509,25 @@ class KnowledgeCalls(HostBase):
         k: int | None = None,
         min_similarity: float | None = None,
         filter: Filter | None = None,
+        search_type: SearchType | str | None = None,
     ) -> Response:
         """:meth:`retrieve_and_generate`, async."""
         from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
-        from .retry import call_with_retry_async  # noqa: PLC0415
 
-        kb, request, q, deployed = self._rag_inputs(
-            knowledge_base, question, model, {"k": k, "min_similarity": min_similarity, "filter": filter}
-        )
+        query = {"k": k, "min_similarity": min_similarity, "filter": filter, "search_type": search_type}
+        kb, request, q, defaulted, deployed = self._rag_inputs(knowledge_base, question, model, query)
         started = time.perf_counter()
-
-        async def attempt() -> Response | None:
-            awaitable = self._hook.genai_retrieve_and_generate_async(
-                knowledge_base=kb, model=deployed, request=request, query=q
-            )
-            return None if awaitable is None else await awaitable
-
-        with self._deadline(kb.provider):
-            native = await call_with_retry_async(self.config.retry, "retrieve_and_generate", attempt)
+        try:
+            native = await self._arag_native_call(kb, deployed, request, q)
+        except UnsupportedCapabilityError as exc:
+            if not search.refused_by(exc, q, defaulted):
+                raise
+            q, defaulted = self._fall_back(kb, q, exc), False
+            native = await self._arag_native_call(kb, deployed, request, q)
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)
-        chunks = (await self.aretrieve(kb, q)).chunks
+        chunks = (await self._aretrieve_resolved(kb, q, defaulted)).chunks
         response = await self._as_host().achat(chat_model, grounded_request(request, chunks))
         return with_references(response, chunks)
 

@@ -22,6 +22,8 @@ from attrs import field, frozen
 from .errors import ConfigurationError, MissingCredentialsError
 
 _TRUE = {"1", "true", "yes", "on"}
+#: The values of ``[knowledge] search_type`` (those of :class:`genai_commons.SearchType`).
+SEARCH_TYPES = ("vector", "keyword", "hybrid")
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -202,12 +204,19 @@ class KnowledgeSettings:
     embed_batch_size: int = 64
     #: Embedding calls in flight at once during ingestion.
     embed_concurrency: int = 4
+    #: How a retrieval that names no search type ranks (``GENAI_SEARCH_TYPE``): ``vector``,
+    #: ``keyword`` or ``hybrid``; a knowledge base that does not offer it searches by vector.
+    search_type: str = "hybrid"
 
     def __attrs_post_init__(self) -> None:
         if self.embed_batch_size < 1 or self.embed_concurrency < 1:
             raise ConfigurationError("[knowledge] embed_batch_size and embed_concurrency must be at least 1")
         if ":" not in self.default_embedding_model:
             raise ConfigurationError("[knowledge] default_embedding_model must be PROVIDER:MODEL")
+        if self.search_type not in SEARCH_TYPES:
+            raise ConfigurationError(
+                f"[knowledge] search_type = {self.search_type!r}: use one of {', '.join(map(repr, SEARCH_TYPES))}"
+            )
 
 
 @frozen(kw_only=True)
@@ -391,11 +400,18 @@ def _usage_from_env(settings: UsageSettings, environ: Mapping[str, str]) -> Usag
 
 def _knowledge_from_env(settings: KnowledgeSettings, environ: Mapping[str, str]) -> KnowledgeSettings:
     model = environ.get("GENAI_EMBEDDING_MODEL")
-    if not model:
-        return settings
-    if ":" not in model:
-        raise ConfigurationError(f"GENAI_EMBEDDING_MODEL={model!r} must be PROVIDER:MODEL")
-    return attrs.evolve(settings, default_embedding_model=model)
+    if model:
+        if ":" not in model:
+            raise ConfigurationError(f"GENAI_EMBEDDING_MODEL={model!r} must be PROVIDER:MODEL")
+        settings = attrs.evolve(settings, default_embedding_model=model)
+    search_type = environ.get("GENAI_SEARCH_TYPE", "").strip().lower()
+    if search_type:
+        if search_type not in SEARCH_TYPES:
+            raise ConfigurationError(
+                f"GENAI_SEARCH_TYPE={environ['GENAI_SEARCH_TYPE']!r}: use one of {', '.join(SEARCH_TYPES)}"
+            )
+        settings = attrs.evolve(settings, search_type=search_type)
+    return settings
 
 
 def _files_from_env(settings: FileSettings, environ: Mapping[str, str]) -> FileSettings:

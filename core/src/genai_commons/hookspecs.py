@@ -219,11 +219,13 @@ def genai_generate_image_async(model: DeployedModel, prompt: str, options: Image
 
 @hookspec(firstresult=True)
 def genai_retrieve(knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult | None:
-    """**capability** — nearest neighbours of the query in the knowledge base's collection,
-    most similar first, with their cosine similarity. Stops at the first non-None result.
+    """**capability** — the chunks of the knowledge base's collection that best answer the query,
+    best first, with their similarity, ranked as ``query.search_type`` says (vector, keyword or
+    hybrid; the host has settled it to one the provider declares in ``ProviderInfo.search_types``).
+    Stops at the first non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
-    :param query: text or vector, k, minimum similarity and metadata filters.
+    :param query: text or vector, k, minimum similarity, metadata filters and search type.
     """
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .errors import UnsupportedCapabilityError
 from .hookspecs import hookimpl
 from .model.deployed import ProviderInfo
-from .model.enums import Capability
+from .model.enums import Capability, SearchType
 
 if TYPE_CHECKING:
     from .config import Config, ProviderSettings
@@ -69,6 +69,8 @@ class Provider:
     description: ClassVar[str] = ""
     #: Version reported by ``genai plugins``; the host fills it from the distribution when empty.
     version: ClassVar[str | None] = None
+    #: The search types ``retrieve`` honours (``query.search_type``); by default vector only.
+    search_types: ClassVar[frozenset[SearchType]] = frozenset({SearchType.VECTOR})
 
     def __init__(self) -> None:
         if not type(self).name:
@@ -113,7 +115,11 @@ class Provider:
 
     def info(self) -> ProviderInfo:
         return ProviderInfo(
-            name=self.name, capabilities=self.capabilities(), description=self.description, version=self.version
+            name=self.name,
+            capabilities=self.capabilities(),
+            description=self.description,
+            version=self.version,
+            search_types=self.search_types,
         )
 
     # -- capabilities: override the ones you offer ------------------------------------------

@@ -60,6 +60,15 @@ def metadata_filter(values: dict[str, str]) -> Filter | None:
     return exact_match(values) if values else None
 
 
+#: ``--search-type`` of ``kb search`` and ``kb ask``.
+search_type_option = click.option(
+    "--search-type",
+    type=click.Choice(["vector", "keyword", "hybrid"]),
+    help="Rank by embedding similarity, by keywords (BM25, embeds nothing) or both fused "
+    "(default: [knowledge] search_type where the knowledge base offers it).",
+)
+
+
 def _knowledge_base(host: Host, name: str, embedding_model: str | None = None) -> KnowledgeBase:
     """The knowledge base NAME; ``embedding_model`` applies to a collection that does not exist yet."""
     return host.knowledge_base(name, embedding_model=embedding_model)
@@ -255,6 +264,7 @@ def _print_chunks(chunks: Iterable[KnowledgeBaseChunk], numbered: bool) -> None:
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to return.")
 @click.option("--min-similarity", type=float, metavar="X", help="Leave out chunks less similar than X (-1 to 1).")
 @click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
+@search_type_option
 @click.option("--json", "as_json", is_flag=True, help="Print the retrieval result as JSON.")
 @pass_state
 def search_command(
@@ -265,9 +275,10 @@ def search_command(
     k: int,
     min_similarity: float | None,
     filters: dict[str, str],
+    search_type: str | None,
     as_json: bool,
 ) -> None:
-    """Print the chunks of knowledge base NAME nearest to QUERY, most similar first.
+    """Print the chunks of knowledge base NAME most relevant to QUERY, best first.
 
     QUERY may be - to read standard input.
     """
@@ -275,7 +286,9 @@ def search_command(
 
     text = read_prompt(query, "QUERY")
     with bad_arguments():
-        retrieval = RetrievalQuery(text=text, k=k, min_similarity=min_similarity, filter=metadata_filter(filters))
+        retrieval = RetrievalQuery(
+            text=text, k=k, min_similarity=min_similarity, filter=metadata_filter(filters), search_type=search_type
+        )
     result = state.host.retrieve(name, retrieval)
     if as_json:
         echo_json(unstructure(result))
@@ -292,10 +305,19 @@ def search_command(
 @click.option("--model", "model", required=True, metavar="PROVIDER:MODEL", callback=model_ref, help="Chat model.")
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to give the model.")
 @click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
+@search_type_option
 @click.option("--json", "as_json", is_flag=True, help="Print the response (with references) as JSON.")
 @pass_state
 def ask_command(
-    state: CliState, *, name: str, question: str, model: str, k: int, filters: dict[str, str], as_json: bool
+    state: CliState,
+    *,
+    name: str,
+    question: str,
+    model: str,
+    k: int,
+    filters: dict[str, str],
+    search_type: str | None,
+    as_json: bool,
 ) -> None:
     """Answer QUESTION from knowledge base NAME with a chat model, then list the references.
 
@@ -303,7 +325,9 @@ def ask_command(
     """
     text = read_prompt(question, "QUESTION")
     with bad_arguments():
-        response = state.host.retrieve_and_generate(name, text, model=model, k=k, filter=metadata_filter(filters))
+        response = state.host.retrieve_and_generate(
+            name, text, model=model, k=k, filter=metadata_filter(filters), search_type=search_type
+        )
     if as_json:
         echo_json(unstructure(response))
         return

@@ -8,7 +8,7 @@ from attrs import field, frozen
 
 from ..errors import ValidationError
 from ._validators import in_range, modality, non_empty, to_enum
-from .enums import Capability, Modality
+from .enums import Capability, Modality, SearchType
 
 
 def _modalities(value: Iterable[Modality | str]) -> frozenset[Modality]:
@@ -18,6 +18,11 @@ def _modalities(value: Iterable[Modality | str]) -> frozenset[Modality]:
 
 def _capabilities(value: Iterable[Capability | str]) -> frozenset[Capability]:
     convert = to_enum(Capability)
+    return frozenset(convert(v) for v in value)
+
+
+def _search_types(value: Iterable[SearchType | str]) -> frozenset[SearchType]:
+    convert = to_enum(SearchType)
     return frozenset(convert(v) for v in value)
 
 
@@ -122,3 +127,7 @@ class ProviderInfo:
     capabilities: frozenset[Capability] = field(converter=_capabilities)
     description: str = ""
     version: str | None = None
+    #: The search types its retrievals honour (see :class:`SearchType`); the host refuses others
+    #: before calling, and runs a query that names none with ``[knowledge] search_type`` only when
+    #: it is here (``vector`` otherwise).
+    search_types: frozenset[SearchType] = field(default=frozenset({SearchType.VECTOR}), converter=_search_types)

@@ -109,3 +109,25 @@ class Capability(StrEnum):
     RETRIEVE = "retrieve"
     INGEST = "ingest"
     AGENT = "agent"
+
+
+class SearchType(StrEnum):
+    """How a retrieval ranks chunks.
+
+    ``similarity`` of the chunks found: the cosine similarity for ``vector``; for ``keyword`` the
+    BM25 score ``s`` mapped to ``s / (s + 10)`` (0 to 1, see
+    :func:`genai_commons.knowledge.fusion.keyword_similarity`); for ``hybrid`` the larger of the
+    two (of those the backend knows). ``min_similarity`` applies to that number.
+    """
+
+    #: Nearest neighbours of the query's embedding.
+    VECTOR = "vector"
+    #: Full-text search of the query's words, ranked by BM25; nothing is embedded.
+    KEYWORD = "keyword"
+    #: Both rankings fused (reciprocal rank fusion, or the backend's own hybrid search).
+    HYBRID = "hybrid"
+
+    @property
+    def capability(self) -> str:
+        """The capability in words, as :class:`UnsupportedCapabilityError` names it (``"hybrid search"``)."""
+        return f"{self.value} search"

@@ -4,6 +4,9 @@ and the results of a provider-side sync (a knowledge base that ingests from its 
 The portable filter form (:class:`Eq`, :class:`In`, :class:`Range`, :class:`And`, :class:`Or`,
 :class:`Not`) is translated by each backend into its own query language; values are always data,
 never query text. :meth:`Filter.matches` evaluates a filter in memory, for backends without one.
+
+:class:`SearchType` is the portable choice between nearest-neighbour, keyword (BM25) and hybrid
+search; see ``docs/knowledge-bases.md`` for what each backend does with it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from attrs import field, frozen
 
 from ..errors import ValidationError
 from ._validators import in_range, non_empty, to_enum
+from .enums import SearchType
 from .knowledge import FloatArray, KnowledgeBaseChunk, MetadataCollection, to_vector
 
 
@@ -154,13 +158,18 @@ def exact_match(metadata: MetadataCollection | Mapping[str, str]) -> Filter:
     return And(filters=[Eq(key=k, value=v) for k, v in pairs.items()])
 
 
+def _search_type(value: object) -> SearchType | None:
+    return None if value is None else to_enum(SearchType)(value)
+
+
 @frozen(kw_only=True)
 class RetrievalQuery:
-    """A nearest-neighbour query: a text, a vector, or both.
+    """A retrieval query: a text, a vector, or both, and how to rank (:class:`SearchType`).
 
-    The host embeds a text-only query with the knowledge base's embedding model before the
-    provider sees it, so a provider that searches by vector always gets one; a provider that
-    embeds server-side (no embedding model on the knowledge base) gets the text.
+    The host embeds a text-only ``vector`` or ``hybrid`` query with the knowledge base's embedding
+    model before the provider sees it, so a provider that searches by vector always gets one; a
+    provider that embeds server-side (no embedding model on the knowledge base) gets the text. A
+    ``keyword`` query is never embedded.
     """
 
     text: str | None = None
@@ -171,6 +180,9 @@ class RetrievalQuery:
     metadata: MetadataCollection = field(factory=MetadataCollection)
     #: A portable filter, combined with ``metadata`` by AND.
     filter: Filter | None = None
+    #: How to rank; None: the configured default (``[knowledge] search_type``). The host resolves
+    #: it before the provider sees the query; a provider called directly treats None as ``vector``.
+    search_type: SearchType | None = field(default=None, converter=_search_type)
 
     def __attrs_post_init__(self) -> None:
         if self.text is None and self.vector is None:

@@ -17,6 +17,11 @@ _WORD = re.compile(r"\w+")
 DEFAULT_DIMENSIONS = 8
 
 
+def words(text: str) -> list[str]:
+    """The lower-cased words of a text (runs of letters, digits and ``_``): the fakes' keywords."""
+    return _WORD.findall(text.lower())
+
+
 def count_words(text: str | None) -> int:
     """Whitespace-separated words: the fakes' token count."""
     return len(text.split()) if text else 0

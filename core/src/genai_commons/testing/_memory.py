@@ -1,4 +1,10 @@
-"""An in-memory vector store for the fake providers: one dict of chunks per collection."""
+"""An in-memory vector store for the fake providers: one dict of chunks per collection.
+
+It honours :class:`SearchType`: ``vector`` ranks by cosine similarity; ``keyword`` by term
+overlap (the share of the query's distinct words a chunk holds, which is also its similarity;
+chunks holding none are left out); ``hybrid`` fuses the two rankings by reciprocal rank, with the
+larger of the two similarities — the shapes real backends return, with simpler scores.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from ..knowledge.fusion import fuse, hybrid_similarity
 from ..model import (
     ChunkCollection,
     IngestMode,
@@ -15,8 +22,9 @@ from ..model import (
     RetrievalQuery,
     RetrievalResult,
 )
+from ..model.enums import SearchType
 from ..model.retrieval import Filter
-from ._data import DEFAULT_DIMENSIONS, cosine, count_words, hash_vector
+from ._data import DEFAULT_DIMENSIONS, cosine, count_words, hash_vector, words
 
 
 class MemoryStore:
@@ -124,24 +132,37 @@ class MemoryStore:
         )
 
     def retrieve(self, collection: str, query: RetrievalQuery) -> RetrievalResult:
-        """Cosine nearest neighbours, filtered by ``query.combined_filter()``, best first."""
+        """The best chunks for the query's search type (vector when None), filtered by
+        ``query.combined_filter()``, best first."""
         with self._lock:
             stored = dict(self._collections.get(collection, {}))
-        if query.vector is not None:
-            vector: list[float] = list(query.vector)
-            tokens = None
-        else:
-            text = query.text or ""
-            vector = hash_vector(text, self._dimensions(stored))
-            tokens = count_words(text)
         where = query.combined_filter()
-        scored: list[KnowledgeBaseChunk] = []
-        for chunk in stored.values():
-            if where is not None and not where.matches(chunk.metadata.as_dict()):
+        chunks = [c for c in stored.values() if where is None or where.matches(c.metadata.as_dict())]
+        search_type = query.search_type or SearchType.VECTOR
+        tokens = None
+        vector_scores: dict[str, float] = {}
+        if search_type is not SearchType.KEYWORD:
+            if query.vector is not None:
+                vector: list[float] = list(query.vector)
+            else:
+                text = query.text or ""
+                vector = hash_vector(text, self._dimensions(stored))
+                tokens = count_words(text)
+            vector_scores = {c.chunk_id: cosine(vector, list(c.vector or ())) for c in chunks}
+        keyword_scores: dict[str, float] = {}
+        if search_type is not SearchType.VECTOR:
+            wanted = set(words(query.text or ""))
+            for chunk in chunks:
+                overlap = len(wanted & set(words(chunk.input_text)))
+                if overlap:
+                    keyword_scores[chunk.chunk_id] = overlap / len(wanted)
+        rankings = [
+            sorted(scores, key=lambda cid: -scores[cid]) for scores in (vector_scores, keyword_scores) if scores
+        ]
+        found: list[KnowledgeBaseChunk] = []
+        for chunk_id, _ in fuse(rankings):
+            similarity = hybrid_similarity(vector_scores.get(chunk_id), keyword_scores.get(chunk_id))
+            if similarity is None or (query.min_similarity is not None and similarity < query.min_similarity):
                 continue
-            similarity = cosine(vector, list(chunk.vector or ()))
-            if query.min_similarity is not None and similarity < query.min_similarity:
-                continue
-            scored.append(attrs.evolve(chunk, similarity=similarity))
-        scored.sort(key=lambda c: c.similarity or 0.0, reverse=True)
-        return RetrievalResult(chunks=scored[: query.k], input_tokens=tokens)
+            found.append(attrs.evolve(stored[chunk_id], similarity=similarity))
+        return RetrievalResult(chunks=found[: query.k], input_tokens=tokens)

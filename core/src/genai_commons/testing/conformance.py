@@ -23,7 +23,9 @@ and returns well-formed domain objects; an undeclared one is refused with
 of :data:`~genai_commons.testing.failures.FAILURE_KINDS` becomes its core error with the
 transport error kept as ``__cause__``, retryable kinds are retried and succeed, and no usage is
 recorded for a failure; usage is recorded exactly once per successful call; the sync and async
-APIs agree; a stream's deltas assemble into its response. Async checks run with
+APIs agree; a stream's deltas assemble into its response; each search type the provider declares
+(:attr:`Provider.search_types`) retrieves — a keyword search without embedding the query — and
+each other one is refused before the transport. Async checks run with
 :func:`asyncio.run`, so pytest-asyncio is not needed.
 """
 
@@ -54,6 +56,7 @@ from ..model import (
     Modality,
     Response,
     RetrievalResult,
+    SearchType,
     StreamEnd,
     TextDelta,
     Usage,
@@ -331,6 +334,32 @@ class ProviderConformance:
         assert all(s is None or -1.0001 <= s <= 1.0001 for s in similarities)
         assert recorder.operations == (["embed", "retrieve"] if embeds else ["retrieve"])
         self._check_management(host, kb)
+
+    def test_search_types(
+        self, host: Host, plugin: Any, knowledge_base: str | None, provider_name: str, recorder: UsageRecorder
+    ) -> None:
+        ref = self._need(knowledge_base, "knowledge_base")
+        kb = host.knowledge_base(ref)
+        embeds = kb.embedding_model is not None
+        offered = host.provider(kb.provider).search_types
+        if Capability.INGEST in host.provider(kb.provider).capabilities:
+            self._ingest(host, kb, provider_name, recorder, embeds=embeds)
+        for search_type in SearchType:
+            recorder.clear()
+            before = self.transport_calls(plugin)
+            if search_type in offered:
+                result = host.retrieve(kb, _TEXTS[0], k=1, search_type=search_type)
+                assert isinstance(result, RetrievalResult) and len(result) <= 1, search_type
+                expected = ["embed", "retrieve"] if embeds and search_type is not SearchType.KEYWORD else ["retrieve"]
+                assert recorder.operations == expected, f"{search_type.value} search: {recorder.operations}"
+                continue
+            with pytest.raises(UnsupportedCapabilityError):
+                host.retrieve(kb, _TEXTS[0], k=1, search_type=search_type)
+            assert recorder.operations == [], f"a refused {search_type.value} search recorded usage"
+            if before is not None:
+                assert self.transport_calls(plugin) == before, (
+                    f"a refused {search_type.value} search reached the transport"
+                )
 
     @staticmethod
     def _ingest(host: Host, kb: KnowledgeBase, provider_name: str, recorder: UsageRecorder, *, embeds: bool) -> None:

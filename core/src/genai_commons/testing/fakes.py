@@ -31,8 +31,10 @@ Behaviour:
 * Embeddings are deterministic: a sum of pseudo-random vectors, one per word (texts sharing words
   are similar); ``options.dimensions`` or 8 dimensions, unit length when ``options.normalize``.
 * Images are real 1x1 PNG files, ``options.number_of_images`` of them.
-* Retrieval and ingestion use an in-memory store per collection (cosine similarity, ``k``,
-  ``min_similarity`` and ``query.combined_filter()`` honoured; insert, replace and repopulate).
+* Retrieval and ingestion use an in-memory store per collection (``k``, ``min_similarity`` and
+  ``query.combined_filter()`` honoured; insert, replace and repopulate). Every search type is
+  offered: vector (cosine similarity), keyword (term overlap) and hybrid (both, fused by rank);
+  ``make_fake_provider_class(search_types=...)`` offers fewer.
   The store is managed like a real one (``stored_chunk_ids``, ``delete_chunks``,
   ``drop_collection``, ``list_chunks``; recorded as ``ingest`` calls whose ``options`` is the
   operation's name), and a collection created by ingestion is listed as a knowledge base
@@ -76,6 +78,7 @@ from ..model import (
     RetrievalQuery,
     RetrievalResult,
     Role,
+    SearchType,
     StopReason,
     Usage,
 )
@@ -147,6 +150,7 @@ class _FakeBase(Provider):
     name = "fake"
     description = "In-process fake provider for tests (genai_commons.testing)."
     version = "0.0.0"
+    search_types = frozenset(SearchType)
 
     def __init__(
         self,
@@ -435,13 +439,19 @@ def make_fake_provider_class(
     *,
     async_native: bool = False,
     class_name: str | None = None,
+    search_types: Iterable[SearchType | str] = tuple(SearchType),
 ) -> type[FakeProvider] | type[FakeAsyncProvider]:
     """A subclass of :class:`FakeProvider` (or :class:`FakeAsyncProvider` when ``async_native``)
-    named ``name`` that offers only ``capabilities``: the others are undeclared, so the host
-    refuses them with :class:`UnsupportedCapabilityError` before any call."""
+    named ``name`` that offers only ``capabilities`` and, for retrieval, ``search_types``: the
+    others are undeclared, so the host refuses them with :class:`UnsupportedCapabilityError`
+    before any call."""
     wanted = {Capability(c) for c in capabilities}
     base: type[FakeProvider] | type[FakeAsyncProvider] = FakeAsyncProvider if async_native else FakeProvider
-    namespace: dict[str, Any] = {"name": name, "__module__": __name__}
+    namespace: dict[str, Any] = {
+        "name": name,
+        "__module__": __name__,
+        "search_types": frozenset(SearchType(t) for t in search_types),
+    }
     for capability, methods in _CAPABILITY_METHODS.items():
         if capability not in wanted:
             namespace.update({method: getattr(Provider, method) for method in methods})

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from genai_commons import KnowledgeBase, Provider
+from genai_commons import KnowledgeBase, Provider, SearchType
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -51,6 +51,8 @@ class LocalProvider(Provider):
 
     name = NAME
     description = "Embedded knowledge-base store (SQLite, exact and HNSW search) and local embeddings."
+    #: Vector search, keyword search (SQLite FTS5, BM25) and both fused.
+    search_types = frozenset(SearchType)
 
     def __init__(self, settings: LocalSettings | None = None, *, models: SentenceModels | None = None) -> None:
         """:param settings: instead of ``[providers.local]`` (a host's configuration then wins).

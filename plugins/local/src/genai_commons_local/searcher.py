@@ -10,6 +10,12 @@
 3. The chunks of the best row ids, read back in the same read transaction, so that they are the
    chunks the search saw whatever other threads and processes write meanwhile (the store reads
    and writes through separate connections; WAL lets them work at once).
+
+That is a ``vector`` search (``query.search_type`` None or ``vector``). A ``keyword`` search runs
+one FTS5 query instead (:func:`.keywords.ranking`: BM25 under the same filter, as SQL), reading no
+vectors. A ``hybrid`` search runs both for the best :func:`~genai_commons.knowledge.fusion.candidates`
+of each and fuses the two rankings by reciprocal rank (:func:`~genai_commons.knowledge.fusion.fuse`);
+each chunk's similarity is the larger of its cosine similarity and its keyword similarity.
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genai_commons import NotFoundError, RetrievalQuery, RetrievalResult, ValidationError, get_logger
+from genai_commons import NotFoundError, RetrievalQuery, RetrievalResult, SearchType, ValidationError, get_logger
+from genai_commons.knowledge.fusion import candidates, fuse, hybrid_similarity, keyword_similarity
 
+from . import keywords
 from .ann import REBUILD_DEAD_SHARE, HnswIndex
 from .search import Snapshot, matching, query_vector, refresh
 from .settings import IndexKind, LocalSettings
 
 if TYPE_CHECKING:
+    from genai_commons import Filter
+
     from .search import Ids, Matrix
     from .store import CollectionInfo, KnowledgeStore, Reader
 
@@ -47,6 +57,7 @@ class Searcher:
         self._indexes: dict[str, HnswIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._common = keywords.CommonWords()
 
     @property
     def index_directory(self) -> Path:
@@ -60,15 +71,19 @@ class Searcher:
         with self._guard:
             self._snapshots.pop(info.uid, None)
             self._indexes.pop(info.uid, None)
+        self._common.forget(info.id)
         self.index_path(info.uid).unlink(missing_ok=True)
 
     def retrieve(self, collection: str, query: RetrievalQuery) -> RetrievalResult:
-        if query.vector is None:
+        search_type = query.search_type or SearchType.VECTOR
+        if search_type is not SearchType.KEYWORD and query.vector is None:
             raise ValidationError(
-                "the local store searches by vector: give the knowledge base an embedding model so that the "
-                "host embeds the query text, or pass RetrievalQuery(vector=...)"
+                f"the local store searches by vector for a {search_type.value} search: give the knowledge base an "
+                "embedding model so that the host embeds the query text, pass RetrievalQuery(vector=...), or "
+                "search by keywords (search_type='keyword')"
             )
-        where = query.combined_filter()
+        if search_type is not SearchType.VECTOR and query.text is None:
+            raise ValidationError(f"a {search_type.value} search needs the query's text: give RetrievalQuery(text=...)")
         # One read transaction throughout: the chunks read back are those the search saw.
         with self.store.reading() as reader:
             info = None if reader is None else reader.collection(collection)
@@ -78,16 +93,68 @@ class Searcher:
                     f"create it with `genai kb ingest {collection} PATH`, or list the collections with `genai kb list`",
                     provider=self.provider,
                 )
+            if search_type is SearchType.KEYWORD:
+                return self._keyword(reader, info, query)
+            assert query.vector is not None
             q = query_vector(query.vector, info.dimension, collection)
             snapshot = self._snapshot(reader, info)
             if len(snapshot) == 0:
                 return RetrievalResult(chunks=())
+            if search_type is SearchType.HYBRID:
+                return self._hybrid(reader, info, snapshot, q, query)
+            where = query.combined_filter()
             allowed = None if where is None else matching(where, snapshot.ids, reader.leaf_ids)
             ids, scores = self._search(snapshot, q, query.k, allowed)
             if query.min_similarity is not None:
                 keep = scores >= query.min_similarity
                 ids, scores = ids[keep], scores[keep]
             return RetrievalResult(chunks=reader.chunks_by_row(ids.tolist(), np.clip(scores, -1.0, 1.0).tolist()))
+
+    def _keyword_ranking(
+        self, reader: Reader, info: CollectionInfo, text: str, where: Filter | None, limit: int
+    ) -> tuple[list[int], list[float]]:
+        return keywords.ranking(reader.conn, info.id, text, where, limit, version=info.version, common=self._common)
+
+    def _keyword(self, reader: Reader, info: CollectionInfo, query: RetrievalQuery) -> RetrievalResult:
+        """BM25 over the collection's chunks, with no vector read."""
+        assert query.text is not None
+        ids, scores = self._keyword_ranking(reader, info, query.text, query.combined_filter(), query.k)
+        similarities = [keyword_similarity(score) for score in scores]
+        kept = [
+            (row, similarity)
+            for row, similarity in zip(ids, similarities, strict=True)
+            if query.min_similarity is None or similarity >= query.min_similarity
+        ]
+        return RetrievalResult(chunks=reader.chunks_by_row([r for r, _ in kept], [s for _, s in kept]))
+
+    def _hybrid(
+        self, reader: Reader, info: CollectionInfo, snapshot: Snapshot, q: Matrix, query: RetrievalQuery
+    ) -> RetrievalResult:
+        """The vector and the keyword rankings, each of the best ``candidates(k)`` under the filter,
+        fused by reciprocal rank."""
+        assert query.text is not None
+        where = query.combined_filter()
+        wanted = candidates(query.k)
+        allowed = None if where is None else matching(where, snapshot.ids, reader.leaf_ids)
+        vector_ids, vector_scores = self._search(snapshot, q, wanted, allowed)
+        keyword_ids, keyword_scores = self._keyword_ranking(reader, info, query.text, where, wanted)
+        cosines = dict(zip(vector_ids.tolist(), vector_scores.tolist(), strict=True))
+        missing = np.asarray([row for row in keyword_ids if row not in cosines], dtype=np.int64)
+        positions = snapshot.positions(missing)
+        cosines.update(zip(snapshot.ids[positions].tolist(), (snapshot.matrix[positions] @ q).tolist(), strict=True))
+        keyword = {row: keyword_similarity(score) for row, score in zip(keyword_ids, keyword_scores, strict=True)}
+        rows: list[int] = []
+        similarities: list[float] = []
+        for row, _ in fuse([vector_ids.tolist(), keyword_ids]):
+            cosine = cosines.get(row)
+            similarity = hybrid_similarity(None if cosine is None else min(max(cosine, -1.0), 1.0), keyword.get(row))
+            if similarity is None or (query.min_similarity is not None and similarity < query.min_similarity):
+                continue
+            rows.append(row)
+            similarities.append(similarity)
+            if len(rows) == query.k:
+                break
+        return RetrievalResult(chunks=reader.chunks_by_row(rows, similarities))
 
     def _snapshot(self, reader: Reader, info: CollectionInfo) -> Snapshot:
         previous = self._snapshots.get(info.uid)

@@ -12,6 +12,10 @@ Chunk row ids are ``AUTOINCREMENT``: never reused, and a changed chunk is delete
 again under a new id, so a row id always names the same vector. Each collection has a ``version``
 that every write changing its chunks increments; the in-memory search structures compare it to
 know when to catch up (see :mod:`.searcher`).
+
+Schema 2 adds a keyword index per collection (:mod:`.keywords`), created and dropped with its
+collection and kept by triggers in the same transactions as the chunk rows; a file of schema 1
+gets them, built from the stored texts, when it is first opened.
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ from genai_commons import (
 )
 from genai_commons.storage import ensure_schema, open_database, schema_version
 
+from . import keywords
 from .filters import Leaf, condition, leaf_query
 from .wire import CHUNK_COLUMNS, ChunkRow, chunk_from_row, model_from_json, model_json
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The schema before the keyword index.
+_WITHOUT_KEYWORDS = 1
 
 _SCHEMA = (
     """CREATE TABLE collections (
@@ -225,6 +232,8 @@ class KnowledgeStore:
                     f"{self.path} was written by a newer genai-commons-local (schema {version}); upgrade it "
                     "(pip install -U genai-commons-local) or point [providers.local] database at another file"
                 )
+            if version == _WITHOUT_KEYWORDS:
+                keywords.migrate(conn, _WITHOUT_KEYWORDS, SCHEMA_VERSION)
             ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
             for statement in _TEMP:
                 conn.execute(statement)
@@ -401,6 +410,7 @@ class KnowledgeStore:
             row = conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
             if row is None:
                 return None
+            keywords.drop(conn, row[0])
             conn.execute("DELETE FROM collections WHERE id = ?", (row[0],))
         log.debug("collection_dropped", collection=name)
         return _collection(row)
@@ -417,6 +427,7 @@ class KnowledgeStore:
                 (name, uuid.uuid4().hex, dimension, model_json(model), time.time()),
             )
             row = conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
+            keywords.create(conn, row[0])
             return _collection(row)
         info = _collection(row)
         empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM chunks WHERE collection_id = ?)", (info.id,)).fetchone()

@@ -1,8 +1,9 @@
 """Knowledge bases through the ``/knowledge-bases`` endpoints, as operations (:mod:`.calls`).
 
 * retrieve: ``POST …/similarity`` with ``k``, the query vector and exact-match metadata filters;
-  the minimum similarity is applied to the answer. A portable filter that is not a conjunction of
-  exact-match pairs is evaluated with ``Filter.matches`` on an over-fetched answer
+  the minimum similarity is applied to the answer. Vector search only: the protocol has no text
+  search, so a ``keyword`` or ``hybrid`` query is refused before any request. A portable filter
+  that is not a conjunction of exact-match pairs is evaluated with ``Filter.matches`` on an over-fetched answer
   (``filter_overfetch`` times ``k`` neighbours; its exact-match part still goes to the service), so a
   very selective filter may return fewer than ``k`` chunks.
 * ingest: chunks checked first (a vector each, text at most 2048 characters), then inserted in
@@ -33,6 +34,8 @@ from genai_commons import (
     KnowledgeBaseChunk,
     RetrievalQuery,
     RetrievalResult,
+    SearchType,
+    UnsupportedCapabilityError,
     ValidationError,
 )
 
@@ -96,6 +99,15 @@ def split_filter(filter: Filter | None) -> tuple[list[tuple[str, str]], Filter |
 
 
 def retrieve(collection: str, query: RetrievalQuery, overfetch: int) -> Operation[RetrievalResult]:
+    if query.search_type not in (None, SearchType.VECTOR):
+        assert query.search_type is not None
+        raise UnsupportedCapabilityError(
+            f"a Mendix Cloud knowledge base (collection {collection!r}) searches by vector only: its protocol has no "
+            f"text search, so a {query.search_type.value} search cannot run; use search_type='vector' "
+            "(--search-type vector), or leave it out",
+            target="mxcloud",
+            capability=query.search_type.capability,
+        )
     if query.vector is None:
         raise ValidationError(
             "a Mendix Cloud knowledge base searches by vector: retrieve through the host with a knowledge base "

@@ -1,4 +1,4 @@
-"""Chunks in a collection's index: ingest, k-NN retrieval, id scans, deletes and listing.
+"""Chunks in a collection's index: ingest, retrieval (see :mod:`.retrieval`), id scans, deletes and listing.
 
 Two ways of writing, chosen by the ``serverless`` setting:
 
@@ -33,15 +33,16 @@ from genai_commons import (
     ProviderError,
     RetrievalQuery,
     RetrievalResult,
+    SearchType,
     ValidationError,
     get_logger,
 )
 
 from . import bulk
-from .documents import as_kb_chunk, similarity_from_score, to_chunk, to_document
+from .documents import as_kb_chunk, to_chunk, to_document
 from .errors import translated_errors
 from .mapping import FINGERPRINT_FIELD, SOURCE_FIELDS
-from .queries import MATCH_ALL, filter_query, knn_search, list_search, scan_search, sources_query
+from .queries import MATCH_ALL, filter_query, list_search, scan_search, sources_query
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -54,7 +55,6 @@ log = get_logger(__name__)
 
 #: Ids per ``terms`` clause.
 _TERMS_BATCH = 1000
-_SIMILARITY_SLACK = 1e-6
 
 
 @frozen(kw_only=True)
@@ -184,28 +184,31 @@ class ChunkStore:
     def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
         from opensearchpy.exceptions import NotFoundError as IndexMissing  # noqa: PLC0415
 
+        from .retrieval import retrieve  # noqa: PLC0415
+
         started = time.perf_counter()
-        if query.vector is None:
+        search_type = query.search_type or SearchType.VECTOR
+        if search_type is not SearchType.KEYWORD and query.vector is None:
             raise ValidationError(
-                f"the OpenSearch knowledge base {knowledge_base.name!r} searches by vector: give it an embedding "
-                "model (embedding_model in [knowledge_bases.NAME]) so that the host embeds the query"
+                f"the OpenSearch knowledge base {knowledge_base.name!r} searches by vector for a {search_type.value} "
+                "search: give it an embedding model (embedding_model in [knowledge_bases.NAME]) so that the host "
+                "embeds the query, or search by keywords (search_type='keyword')"
             )
+        if search_type is not SearchType.VECTOR and query.text is None:
+            raise ValidationError(f"a {search_type.value} search needs the query's text: give RetrievalQuery(text=...)")
         index = self._indices.name(knowledge_base.collection)
-        with translated_errors(self._provider, self._url, f"searching {index}"):
+
+        def search(body: dict[str, Any]) -> list[dict[str, Any]]:
             try:
-                answer = self._os().search(index=index, body=knn_search(query))
+                return list(self._os().search(index=index, body=body)["hits"]["hits"])
             except IndexMissing as exc:
                 if exc.error != "index_not_found_exception":
                     raise
                 raise _missing(knowledge_base, index) from exc
-            found: list[KnowledgeBaseChunk] = []
-            for hit in answer["hits"]["hits"]:
-                similarity = similarity_from_score(float(hit["_score"]))
-                if query.min_similarity is not None and similarity < query.min_similarity - _SIMILARITY_SLACK:
-                    continue
-                found.append(to_chunk(hit["_source"], similarity=similarity))
-        found.sort(key=lambda c: -(c.similarity or 0.0))
-        return RetrievalResult(chunks=found[: query.k], duration_ms=_ms(started))
+
+        with translated_errors(self._provider, self._url, f"searching {index}"):
+            found = retrieve(search, query)
+        return RetrievalResult(chunks=found, duration_ms=_ms(started))
 
     def stored_chunk_ids(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]) -> dict[str, frozenset[str]]:
         index = self._existing_index(knowledge_base)

@@ -3,15 +3,21 @@
 The work is done by :mod:`.indices` (collections as indices) and :mod:`.chunks` (ingest,
 retrieve, scans, deletes); both are imported, and the client made, on the first call that needs
 them, so a host with this plugin installed starts without opensearch-py and without a cluster.
+
+Every method that reaches the cluster runs in :meth:`OpenSearchProvider._redacted`: whatever error
+leaves it — the cluster's answer quoted in the message or kept as ``body``, and the whole chain of
+causes — loses the credentials the requests carried (the password, AWS keys), whatever the status.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from genai_commons import Provider, ValidationError
+from genai_commons import Provider, SearchType, ValidationError
+from genai_commons.redaction import redacted_errors
 
 from .settings import OpenSearchSettings
 
@@ -41,6 +47,8 @@ class OpenSearchProvider(Provider):
 
     name = NAME
     description = "Knowledge bases on OpenSearch: k-NN retrieval with metadata filters, bulk ingestion."
+    #: k-NN, BM25 keyword search, and both fused in the client (see :mod:`.retrieval`).
+    search_types = frozenset(SearchType)
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +73,10 @@ class OpenSearchProvider(Provider):
                 self._indices = Indices(self._client, self.name)
                 self._chunks = ChunkStore(self._client, self._indices, self.name)
             return self._indices, self._chunks
+
+    def _redacted(self) -> AbstractContextManager[None]:
+        """Around a call: its errors lose the client's secrets (read only when one passes)."""
+        return redacted_errors(lambda: self._client.secrets() if self._client is not None else [])
 
     def close(self) -> None:
         """Close the client (``Host.close()`` calls this); the next call makes a new one."""
@@ -91,7 +103,8 @@ class OpenSearchProvider(Provider):
         if not self.opensearch_settings.url:
             return ()
         indices, _ = self._parts()
-        return [self._knowledge_base(info) for info in indices.list()]
+        with self._redacted():
+            return [self._knowledge_base(info) for info in indices.list()]
 
     def resolve_knowledge_base(self, name: str) -> KnowledgeBase | None:
         """The collection ``name`` with the embedding model stored in its index, when it exists."""
@@ -99,7 +112,8 @@ class OpenSearchProvider(Provider):
             return None
         indices, _ = self._parts()
         try:
-            info = indices.describe(name)
+            with self._redacted():
+                info = indices.describe(name)
         except ValidationError:
             return None  # not a name an index can have: the first ingest says why
         return None if info is None else self._knowledge_base(info, name)
@@ -107,23 +121,29 @@ class OpenSearchProvider(Provider):
     # -- knowledge-base operations -----------------------------------------------------------
 
     def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
-        return self._parts()[1].retrieve(knowledge_base, query)
+        with self._redacted():
+            return self._parts()[1].retrieve(knowledge_base, query)
 
     def ingest(self, knowledge_base: KnowledgeBase, chunks: ChunkCollection, mode: IngestMode) -> IngestResult:
-        return self._parts()[1].ingest(knowledge_base, chunks, mode)
+        with self._redacted():
+            return self._parts()[1].ingest(knowledge_base, chunks, mode)
 
     def stored_chunk_ids(
         self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
     ) -> Mapping[str, frozenset[str]]:
-        return self._parts()[1].stored_chunk_ids(knowledge_base, source_ids)
+        with self._redacted():
+            return self._parts()[1].stored_chunk_ids(knowledge_base, source_ids)
 
     def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
-        return self._parts()[1].delete_chunks(knowledge_base, source_ids)
+        with self._redacted():
+            return self._parts()[1].delete_chunks(knowledge_base, source_ids)
 
     def drop_collection(self, knowledge_base: KnowledgeBase) -> bool:
-        return self._parts()[0].drop(knowledge_base.collection)
+        with self._redacted():
+            return self._parts()[0].drop(knowledge_base.collection)
 
     def list_chunks(
         self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
     ) -> Sequence[KnowledgeBaseChunk]:
-        return self._parts()[1].list_chunks(knowledge_base, filter, offset, limit)
+        with self._redacted():
+            return self._parts()[1].list_chunks(knowledge_base, filter, offset, limit)

@@ -7,8 +7,10 @@ name, and nothing is ever written into a query string or a script, so ``*``, ``?
 ``OR`` or a JSON fragment in a key or a value match only themselves.
 
 The same translation serves the filter of a k-NN query (efficient filtering: the filter runs
-inside the nearest-neighbour search, so ``k`` hits come back when ``k`` documents match) and the
-query of list and delete requests.
+inside the nearest-neighbour search, so ``k`` hits come back when ``k`` documents match), the
+filter of a keyword search (a ``bool`` query: BM25 ``match`` on the text, the filter as a
+non-scoring ``filter`` clause) and the query of list and delete requests. The query's text goes
+into ``match`` as data: it is analysed into words, never parsed as query syntax.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from genai_commons import And, Eq, Filter, In, Not, Or, Range, RetrievalQuery
 
 from .documents import finite, pair, score_from_similarity, vector_values
-from .mapping import NUMBERS_FIELD, PAIRS_FIELD, SOURCE_FIELDS, VECTOR_FIELD
+from .mapping import NUMBERS_FIELD, PAIRS_FIELD, SOURCE_FIELDS, TEXT_FIELD, VECTOR_FIELD
 
 MATCH_ALL: dict[str, Any] = {"match_all": {}}
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
@@ -81,23 +83,39 @@ def sources_query(source_ids: Sequence[str] | None) -> dict[str, Any]:
     return {"terms": {"source_id": list(dict.fromkeys(source_ids))}}
 
 
-def knn_search(query: RetrievalQuery) -> dict[str, Any]:
-    """The search body of a retrieval: a ``knn`` query with the filter inside, ``k`` hits, and
-    ``min_score`` for a minimum similarity (cosine ``s`` is score ``(1 + s) / 2``)."""
+def knn_search(query: RetrievalQuery, size: int | None = None) -> dict[str, Any]:
+    """The search body of a vector retrieval: a ``knn`` query with the filter inside, ``size``
+    hits (``k`` by default), and ``min_score`` for a minimum similarity (cosine ``s`` is score
+    ``(1 + s) / 2``) unless ``size`` is given (the candidates of a hybrid search: their minimum
+    applies after the fusion)."""
     if query.vector is None:
         raise ValueError("a k-NN search needs the query's vector")
-    clause: dict[str, Any] = {"vector": vector_values(query.vector), "k": query.k}
+    hits = query.k if size is None else size
+    clause: dict[str, Any] = {"vector": vector_values(query.vector), "k": hits}
     where = query.combined_filter()
     if where is not None:
         clause["filter"] = filter_query(where)
     body: dict[str, Any] = {
-        "size": query.k,
+        "size": hits,
         "_source": list(SOURCE_FIELDS),
         "query": {"knn": {VECTOR_FIELD: clause}},
     }
-    if query.min_similarity is not None:
+    if query.min_similarity is not None and size is None:
         body["min_score"] = score_from_similarity(query.min_similarity)
     return body
+
+
+def keyword_search(query: RetrievalQuery, size: int) -> dict[str, Any]:
+    """The search body of a keyword retrieval: BM25 ``match`` of the query's text on the text field
+    (any of its words; more of them, and rarer ones, rank higher), the filter as a ``filter``
+    clause, ``size`` hits."""
+    if query.text is None:
+        raise ValueError("a keyword search needs the query's text")
+    clauses: dict[str, Any] = {"must": [{"match": {TEXT_FIELD: {"query": query.text}}}]}
+    where = query.combined_filter()
+    if where is not None:
+        clauses["filter"] = [filter_query(where)]
+    return {"size": size, "_source": list(SOURCE_FIELDS), "query": {"bool": clauses}}
 
 
 def list_search(where: Filter | None, offset: int, size: int) -> dict[str, Any]:
