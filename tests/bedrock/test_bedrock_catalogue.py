@@ -11,7 +11,7 @@ from bedrock_models import CLAUDE
 from botocore.stub import Stubber
 from structlog.testing import capture_logs
 
-from genai_commons import Host, Modality
+from genai_commons import Host, MissingCredentialsError, Modality
 from genai_commons_bedrock import BedrockProvider
 from genai_commons_bedrock.catalogue import BUILT_IN, model_for_id
 from genai_commons_bedrock.testing import LocalBedrock
@@ -100,12 +100,18 @@ def test_a_configured_legacy_model_is_warned_about(
     assert len(events) == 2
 
 
-def test_without_credentials_the_built_in_list_is_shown(make_host: Callable[..., Host]) -> None:
+def test_without_credentials_the_built_in_list_is_shown_inactive(make_host: Callable[..., Host]) -> None:
+    """AWS not set up is routine, not a warning: the models are listed as inactive, and calling
+    one says what is missing (not that the model is inactive)."""
     host = make_host(BedrockProvider())
     with capture_logs() as logs:
         models = host.models("bedrock")
     assert [m.model_id for m in models] == [model_id for model_id, _ in BUILT_IN]
-    assert logs[0]["event"] == "model_listing_failed" and "credentials" in logs[0]["error"]
+    assert not any(m.active for m in models)
+    assert [(log["event"], log["log_level"]) for log in logs] == [("model_listing_skipped", "info")]
+    assert "credentials" in logs[0]["reason"]
+    with pytest.raises(MissingCredentialsError, match="no usable AWS credentials"):
+        host.chat(f"bedrock:{BUILT_IN[0][0]}", "hi")
     host = make_host(BedrockProvider(), {"models": ["amazon.nova-pro-v1:0"], "list_models": False})
     assert [m.model_id for m in host.models("bedrock")] == ["amazon.nova-pro-v1:0"]
 

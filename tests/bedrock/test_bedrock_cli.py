@@ -108,8 +108,8 @@ def test_models_without_credentials_or_network(tmp_path: Path, monkeypatch: pyte
     finally:
         structlog.reset_defaults()
     assert models.exit_code == 0
-    assert "bedrock:amazon.nova-pro-v1:0" in models.stdout
-    assert "model_listing_failed" in models.stderr
+    assert "bedrock:amazon.nova-pro-v1:0" in models.stdout and "(inactive)" in models.stdout
+    assert models.stderr == "", "AWS not set up is routine: no warning"
 
 
 # -- knowledge bases and agents ------------------------------------------------------------------

@@ -43,7 +43,7 @@ MODEL = f"bedrock:{CLAUDE}"
          PermissionDeniedError, "region (us-east-1) is one where you have access"),
         ("ResourceNotFoundException", 404, "Could not resolve the foundation model",
          NotFoundError, "may not be available in us-east-1 or may be deprecated"),
-        ("ThrottlingException", 429, "Too many requests", RateLimitError, "host retries"),
+        ("ThrottlingException", 429, "Too many requests", RateLimitError, "lower the request rate"),
         ("ModelTimeoutException", 408, "Model has timed out", ProviderTimeoutError, "read_timeout"),
         ("ValidationException", 400, "Input is too long for requested model.", ContextLengthError, "context window"),
         ("ValidationException", 400, "prompt is too long: 210000 tokens > 200000", ContextLengthError, "shorten"),

@@ -140,6 +140,7 @@ def test_retrieve_sends_the_query_count_and_filter_and_maps_the_results(known, s
         "retrievalConfiguration": {
             "vectorSearchConfiguration": {
                 "numberOfResults": 3,
+                "overrideSearchType": "HYBRID",  # the default search type, which Bedrock offers
                 "filter": {
                     "andAll": [
                         {"equals": {"key": "team", "value": "platform"}},
@@ -188,7 +189,7 @@ def test_retrieve_follows_next_token_and_applies_min_similarity(known, stub) -> 
     base = {
         "knowledgeBaseId": "KB00000001",
         "retrievalQuery": {"text": "q"},
-        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}},
+        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3, "overrideSearchType": "HYBRID"}},
     }
     runtime.add_response("retrieve", {"retrievalResults": [result("one", 0.9)], "nextToken": "t2"}, base)
     runtime.add_response(
@@ -206,7 +207,9 @@ def test_retrieve_asks_at_most_100_results_a_call_and_clamps_scores(known, stub)
     expected = {
         "knowledgeBaseId": "KB00000001",
         "retrievalQuery": {"text": "q"},
-        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 100}},
+        "retrievalConfiguration": {
+            "vectorSearchConfiguration": {"numberOfResults": 100, "overrideSearchType": "HYBRID"}
+        },
     }
     runtime.add_response("retrieve", {"retrievalResults": [result("hybrid", 1.7)]}, expected)
     (chunk,) = known.retrieve(KB, "q", k=250)
@@ -265,12 +268,14 @@ def _as_strings(metadata: dict[str, Any]) -> dict[str, str]:
     return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in metadata.items()}
 
 
+@pytest.mark.parametrize("search_type", ["vector", "hybrid"])  # the search types Bedrock runs
 @pytest.mark.parametrize("portable", FILTERS, ids=repr)
-def test_portable_filters_select_what_they_select_in_memory(make_host, session, portable) -> None:
+def test_portable_filters_select_what_they_select_in_memory(make_host, session, portable, search_type) -> None:
     service = attach(session, LocalBedrock())
     service.add_knowledge_base("reports", DOCUMENTS, knowledge_base_id="KBREPORTS1")
     host = make_host(BedrockProvider(session=session))
-    found = host.retrieve("bedrock:KBREPORTS1", RetrievalQuery(text="report", k=10, filter=portable))
+    query = RetrievalQuery(text="report", k=10, filter=portable, search_type=search_type)
+    found = host.retrieve("bedrock:KBREPORTS1", query)
     expected = {d.uri for d in DOCUMENTS if portable.matches(_as_strings(dict(d.metadata)))}
     assert {c.source_id for c in found} == expected
 

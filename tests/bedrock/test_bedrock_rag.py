@@ -156,7 +156,7 @@ def test_a_system_prompt_becomes_a_prompt_template_and_a_guardrail_stops(stubbed
     configuration = {
         "knowledgeBaseId": "KB00000001",
         "modelArn": "us.anthropic.claude-3-5-haiku-20241022-v1:0",
-        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 5}},
+        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 5, "overrideSearchType": "HYBRID"}},
         "generationConfiguration": {
             "promptTemplate": {
                 "textPromptTemplate": "Answer as a pirate.\n\nSearch results:\n$search_results$\n\n"

@@ -21,6 +21,7 @@ from genai_commons.model import Agent, AgentEvent, AgentRequest, AgentResponse, 
 
 from .errors import Resource, translated_errors
 from .references import references_from_citations
+from .shapes import checked_events, event_shapes
 
 if TYPE_CHECKING:
     from genai_commons import Host
@@ -97,8 +98,10 @@ def trace_events(part: Mapping[str, Any]) -> list[AgentTrace]:
 
 
 def agent_events(stream: Any, *, enable_trace: bool) -> Iterator[AgentEvent]:
-    """The core's events for InvokeAgent's ``completion`` stream (parsed by botocore)."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two chunks
+    """The core's events for InvokeAgent's ``completion`` stream (parsed by botocore). Text that is
+    not valid UTF-8 raises ``UnicodeDecodeError`` (a damaged answer, mapped by :mod:`.errors`), as
+    does a stream that ends inside a character."""
+    decoder = codecs.getincrementaldecoder("utf-8")()  # strict; a character may span two chunks
     for event in stream:
         if "chunk" in event:
             chunk = event["chunk"]
@@ -131,13 +134,18 @@ def invoke_agent(
     resource = Resource("agent", f"{agent.agent_id} (alias {kwargs['agentAliasId']})")
     with translated_errors(region=region, resource=resource):
         stream = client.invoke_agent(**kwargs)["completion"]
-    return _streamed(stream, request, region=region, resource=resource)
+        shapes = event_shapes(client, "InvokeAgent", "completion")
+    return _streamed(stream, shapes, request, region=region, resource=resource)
 
 
-def _streamed(stream: Any, request: AgentRequest, *, region: str | None, resource: Resource) -> Iterator[AgentEvent]:
+def _streamed(
+    stream: Any, shapes: Any, request: AgentRequest, *, region: str | None, resource: Resource
+) -> Iterator[AgentEvent]:
+    """The turn's events; each of botocore's checked against the deadline and its shape first."""
     with translated_errors(region=region, resource=resource):
         try:
-            yield from agent_events(stream, enable_trace=request.enable_trace)
+            events = checked_events(stream, shapes, what=f"the answer of {resource}")
+            yield from agent_events(events, enable_trace=request.enable_trace)
         finally:
             stream.close()
 

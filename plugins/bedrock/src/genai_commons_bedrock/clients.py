@@ -2,11 +2,12 @@
 
 boto3 clients are thread-safe once created, but sessions are not safe to create clients from
 concurrently, so creation happens under a lock (with a lock-free fast path for clients that exist).
-Every client has botocore's retries off — the host has the only retry loop — and the connect and
-read timeouts of the settings, and a check of its answers before they are parsed
-(:mod:`.integrity`). Endpoints come from the settings, or else from botocore's own
-lookup, which reads ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (``_BEDROCK``, ``_BEDROCK_AGENT_RUNTIME``,
-``_BEDROCK_AGENT``), ``AWS_ENDPOINT_URL`` and the ``services`` section of ``~/.aws/config``.
+Every client has botocore's retries off — the host has the only retry loop — the connect and
+read timeouts of the settings, a check of its answers before they are parsed (:mod:`.integrity`),
+and reads that end at the call's deadline (:mod:`.bounded_reads`). Endpoints come from the
+settings, or else from botocore's own lookup, which reads ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``
+(``_BEDROCK``, ``_BEDROCK_AGENT_RUNTIME``, ``_BEDROCK_AGENT``), ``AWS_ENDPOINT_URL`` and the
+``services`` section of ``~/.aws/config``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .bounded_reads import bound_reads
 from .credentials import assume_role_session, base_session
 from .errors import translated_errors
 from .integrity import check_answer
@@ -94,6 +96,7 @@ class ClientFactory:
         with translated_errors(region=region):
             client = self._session.client(service, **kwargs)
         client.meta.events.register("before-parse", check_answer)
+        bound_reads(client, self.settings.read_timeout)
         return client
 
     def region(self, service: str = "bedrock-runtime") -> str | None:

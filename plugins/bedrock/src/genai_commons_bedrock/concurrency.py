@@ -25,14 +25,17 @@ class WorkerPool:
         self._lock = threading.Lock()
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``fn`` over ``items`` concurrently, results in order. On the first failure the calls not
-        yet started are cancelled and that failure is raised."""
+        """``fn`` over ``items`` concurrently, results in order, each call in a copy of the caller's
+        context variables (the call's deadline among them). On the first failure the calls not yet
+        started are cancelled and that failure is raised."""
         if len(items) <= 1:
             return [fn(item) for item in items]
+        import contextvars  # noqa: PLC0415
         from concurrent.futures import FIRST_EXCEPTION, wait  # noqa: PLC0415 - not needed before the first fan-out
 
         executor = self._get()
-        futures: list[Future[R]] = [executor.submit(fn, item) for item in items]
+        # One copy per call: a context cannot be entered by two threads at once.
+        futures: list[Future[R]] = [executor.submit(contextvars.copy_context().run, fn, item) for item in items]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:

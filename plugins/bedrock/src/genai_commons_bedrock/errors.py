@@ -22,6 +22,7 @@ from genai_commons import (
     ConfigurationError,
     ContentFilteredError,
     ContextLengthError,
+    DeadlineExceededError,
     GenAIError,
     MissingCredentialsError,
     NotFoundError,
@@ -190,7 +191,7 @@ def _advice(
             return "the credentials have expired: refresh them (`aws sso login`, or new session credentials)"
         return f"AWS rejected the credentials: {CREDENTIALS_ADVICE}"
     if cls is RateLimitError:
-        return "Bedrock throttled the call; the host retries it. Lower the request rate or ask for a higher quota"
+        return "Bedrock throttled the call: lower the request rate or ask for a higher quota"
     if cls is QuotaExceededError:
         return (
             "a service quota is used up: request an increase in the Service Quotas console, "
@@ -264,48 +265,109 @@ def _seconds(value: object) -> float | None:
 def translate(
     exc: Exception, *, region: str | None = None, model_id: str | None = None, resource: Resource | None = None
 ) -> GenAIError | None:
-    """The core error for a botocore error, or None when ``exc`` is not one."""
+    """The core error for what a boto3 call raised, or None when ``exc`` is none of botocore's
+    doing (a bug, left as it is). Covered: the service's errors (``ClientError``, exception events
+    of streams included), every ``BotoCoreError`` and ``Boto3Error`` (by class, with a catch-all),
+    urllib3's and the socket's errors while a body is read, and anything botocore's parsers raise
+    on an answer they cannot parse (``ResponseParserError``, the event-stream decoder's errors, and
+    the ``ValueError``, ``RecursionError`` … of JSON nested too deeply or not UTF-8)."""
     from botocore import exceptions as bce  # type: ignore[import-untyped]  # noqa: PLC0415
-    from botocore.eventstream import ParserError  # type: ignore[import-untyped]  # noqa: PLC0415
 
     if isinstance(exc, bce.ClientError):
         return error_from_client_error(exc, region=region, model_id=model_id, resource=resource)
-    if isinstance(exc, bce.ReadTimeoutError | bce.ConnectTimeoutError):
-        return ProviderTimeoutError(
-            f"Bedrock did not answer in time ({exc}); the host retries it. Raise read_timeout or connect_timeout "
-            "in [providers.bedrock] for long answers",
-            provider=PROVIDER,
-        )
-    if isinstance(exc, bce.ConnectionError | bce.HTTPClientError):
-        return ServiceUnavailableError(
-            f"cannot reach Bedrock: {exc}; check the network, the region and any AWS_ENDPOINT_URL_* setting",
-            provider=PROVIDER,
-        )
-    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
-        return MissingCredentialsError(f"no usable AWS credentials were found ({exc}): {CREDENTIALS_ADVICE}")
-    if isinstance(exc, bce.SSOError | bce.TokenRetrievalError):
-        return MissingCredentialsError(f"the AWS SSO session cannot be used ({exc}): run `aws sso login` and try again")
-    if isinstance(exc, bce.ProfileNotFound):
-        return ConfigurationError(
-            f"{exc}: set profile in [providers.bedrock] or AWS_PROFILE to a profile of ~/.aws/config"
-        )
-    if isinstance(exc, bce.NoRegionError):
-        return ConfigurationError("no AWS region is configured: set region in [providers.bedrock], or AWS_REGION")
-    if isinstance(exc, bce.ParamValidationError):
-        return ValidationError(f"the request does not fit Bedrock's API: {exc}")
-    if isinstance(exc, ParserError):
-        return ServiceUnavailableError(
-            f"the answer's event stream was damaged in transit ({exc}); the answer is incomplete, try again",
-            provider=PROVIDER,
-        )
-    if isinstance(exc, bce.BotoCoreError):
-        return ServiceUnavailableError(f"the AWS SDK failed: {exc}", provider=PROVIDER)
-    return _transport_error(exc)
+    kinds = {kind.__name__ for kind in type(exc).__mro__}
+    if "BotoCoreError" in kinds or "Boto3Error" in kinds:
+        return _sdk_error(exc, kinds)
+    return _transport_error(exc) or _parse_error(exc)
+
+
+#: botocore's and boto3's own errors, matched by the names of their classes (robust to the
+#: botocore release: a class it lacks is never matched), first match wins; the catch-all is a
+#: ``ProviderError`` that is not retried.
+_SDK_ERRORS: tuple[tuple[frozenset[str], type[GenAIError], str], ...] = tuple(
+    (frozenset(names.split()), cls, text)
+    for names, cls, text in (
+        ("ReadTimeoutError ConnectTimeoutError", ProviderTimeoutError,
+         "Bedrock did not answer in time ({error}); the host retries it. Raise read_timeout or connect_timeout in "
+         "[providers.bedrock] for long answers"),
+        ("ConnectionClosedError ResponseStreamingError IncompleteReadError", ServiceUnavailableError,
+         "the connection to Bedrock broke off in the middle of its answer ({error}); the answer is incomplete, "
+         "try again"),
+        ("ProxyConnectionError", ServiceUnavailableError,
+         "cannot reach Bedrock through the proxy ({error}); check HTTPS_PROXY / HTTP_PROXY and the proxy itself"),
+        ("SSLError", ServiceUnavailableError,
+         "the TLS connection to Bedrock failed ({error}); check the endpoint URL, AWS_CA_BUNDLE and any proxy "
+         "that inspects TLS"),
+        ("ConnectionError HTTPClientError", ServiceUnavailableError,
+         "cannot reach Bedrock: {error}; check the network, the region and any AWS_ENDPOINT_URL_* setting"),
+        ("ChecksumError FlexibleChecksumError AwsChunkedWrapperError", ServiceUnavailableError,
+         "Bedrock's answer was damaged in transit ({error}); try again"),
+        ("SSOError TokenRetrievalError UnknownTokenProviderError", MissingCredentialsError,
+         "the AWS SSO session cannot be used ({error}): run `aws sso login` and try again"),
+        ("LoginError", MissingCredentialsError,
+         "the AWS console login session cannot be used ({error}): run `aws login` and try again"),
+        ("NoCredentialsError PartialCredentialsError CredentialRetrievalError NoAuthTokenError "
+         "UnknownCredentialError MetadataRetrievalError RefreshWithMFAUnsupportedError", MissingCredentialsError,
+         f"no usable AWS credentials were found ({{error}}): {CREDENTIALS_ADVICE}"),
+        ("ProfileNotFound", ConfigurationError,
+         "{error}: set profile in [providers.bedrock] or AWS_PROFILE to a profile of ~/.aws/config"),
+        ("NoRegionError", ConfigurationError,
+         "no AWS region is configured: set region in [providers.bedrock], or AWS_REGION"),
+        ("InvalidRegionError UnknownRegionError BaseEndpointResolverError EndpointProviderError "
+         "ServiceNotInRegionError InvalidEndpointConfigurationError", ConfigurationError,
+         "no Bedrock endpoint for these settings ({error}): check region in [providers.bedrock] (or AWS_REGION) "
+         "and any endpoint setting (runtime_endpoint_url, AWS_ENDPOINT_URL_*)"),
+        ("ParamValidationError ValidationError MissingParametersError", ValidationError,
+         "the request does not fit Bedrock's API: {error}"),
+        ("DataNotFoundError ApiVersionNotFoundError UnknownClientMethodError UnsupportedServiceProtocolsError",
+         ConfigurationError,
+         "the installed botocore does not know this Bedrock operation ({error}): upgrade it (pip install -U boto3)"),
+        ("ConfigParseError ConfigNotFound InvalidConfigError InvalidProxiesConfigError InvalidDefaultsMode "
+         "InvalidRetryConfigurationError InvalidIMDSEndpointError InvalidIMDSEndpointModeError "
+         "InvalidChecksumConfigError InvalidSTSRegionalEndpointsConfigError UnknownSignatureVersionError "
+         "UnsupportedSignatureVersionError MissingDependencyException", ConfigurationError,
+         "the AWS configuration cannot be used ({error}): check ~/.aws/config, the AWS_* variables and "
+         "[providers.bedrock]"),
+        ("WaiterError", ProviderError,
+         "waiting for Bedrock failed ({error}); check the resource's state in the Bedrock console"),
+    )
+)  # fmt: skip
+
+
+def _sdk_error(exc: Exception, kinds: set[str]) -> GenAIError:
+    text = _param_problems(exc) if "ParamValidationError" in kinds else _one_line(exc)
+    for names, cls, advice in _SDK_ERRORS:
+        if names & kinds:
+            message = advice.format(error=text)
+            return cls(message, provider=PROVIDER) if issubclass(cls, ProviderError) else cls(message)
+    return ProviderError(f"the AWS SDK failed: {text} ({type(exc).__name__})", provider=PROVIDER)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _param_problems(exc: Exception) -> str:
+    """botocore's report of a request that does not fit the API, one line, without the values it
+    quotes (they may be prompt text): ``Invalid type for parameter x, valid types: <class 'str'>``."""
+    report = str(getattr(exc, "kwargs", {}).get("report") or exc)
+    problems = []
+    for line in report.splitlines():
+        head, quoted, rest = line.partition(", value: ")
+        if quoted:
+            _, valid, what = rest.rpartition(", valid ")
+            head += f", valid {what}" if valid else ""
+        if head.strip():
+            problems.append(head.strip())
+    return "; ".join(problems) or type(exc).__name__
 
 
 def _transport_error(exc: Exception) -> GenAIError | None:
-    """Failures botocore lets through as they are: urllib3's, while a body is read (a connection
-    cut or reset mid-answer, a read timeout mid-stream), and answers :mod:`.integrity` refused."""
+    """Failures botocore lets through as they are: urllib3's and the socket's, while a body is
+    read (a connection cut or reset mid-answer, a read timeout mid-stream), and answers
+    :mod:`.integrity` refused."""
+    import http.client  # noqa: PLC0415
+
     from urllib3 import exceptions as urllib3_errors  # noqa: PLC0415 - botocore's HTTP library
 
     from .integrity import DamagedAnswer  # noqa: PLC0415
@@ -316,19 +378,63 @@ def _transport_error(exc: Exception) -> GenAIError | None:
             "persists, check the endpoint (runtime_endpoint_url or AWS_ENDPOINT_URL_*) and any proxy in the way",
             provider=PROVIDER,
         )
-    if isinstance(exc, urllib3_errors.ReadTimeoutError):
+    if isinstance(exc, urllib3_errors.ReadTimeoutError | TimeoutError):
         return ProviderTimeoutError(
-            f"Bedrock stopped sending in the middle of its answer ({exc}); raise read_timeout in "
+            f"Bedrock stopped sending in the middle of its answer ({_one_line(exc)}); raise read_timeout in "
             "[providers.bedrock] if the model needs longer between two parts",
             provider=PROVIDER,
         )
-    if isinstance(exc, urllib3_errors.HTTPError):
+    if isinstance(exc, urllib3_errors.HTTPError | ConnectionError | http.client.HTTPException):
         return ServiceUnavailableError(
-            f"the connection to Bedrock broke off in the middle of its answer ({exc}); the answer is incomplete, "
-            "try again",
+            f"the connection to Bedrock broke off in the middle of its answer ({_one_line(exc)}); the answer is "
+            "incomplete, try again",
             provider=PROVIDER,
         )
     return None
+
+
+#: The modules of botocore that parse answers: an exception raised inside them is an answer they
+#: could not read (a ``KeyError`` or ``AttributeError`` on JSON of the wrong shape, ``binascii``'s
+#: error on a blob that is not base64), whatever its class.
+_PARSERS = frozenset({"botocore.parsers", "botocore.eventstream"})
+
+
+def _parse_error(exc: Exception) -> GenAIError | None:
+    """An answer that could not be parsed, by botocore or by the plugin: damaged in transit, or
+    not Bedrock's. The message names the failure, never the answer's text."""
+    from botocore.eventstream import ParserError  # type: ignore[import-untyped]  # noqa: PLC0415
+    from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    if isinstance(exc, ParserError):  # the framing: a checksum, a length, a header
+        return ServiceUnavailableError(
+            f"the answer's event stream was damaged in transit ({_one_line(exc)}); the answer is incomplete, try again",
+            provider=PROVIDER,
+        )
+    if isinstance(exc, ResponseParserError):
+        detail = _one_line(exc)
+    elif isinstance(exc, RecursionError):
+        detail = "its JSON is nested too deeply to read"
+    elif isinstance(exc, UnicodeDecodeError):
+        detail = f"it is not valid UTF-8 (byte {exc.start} of a part)"
+    elif _raised_while_parsing(exc):
+        detail = f"botocore could not parse it: {type(exc).__name__}"
+    else:
+        return None
+    return ServiceUnavailableError(
+        f"Bedrock's answer could not be read ({detail}): it was damaged in transit or is not Bedrock's, and is "
+        "incomplete; try again. If it persists, check the endpoint (runtime_endpoint_url or AWS_ENDPOINT_URL_*) "
+        "and any proxy in the way",
+        provider=PROVIDER,
+    )
+
+
+def _raised_while_parsing(exc: BaseException) -> bool:
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__") in _PARSERS:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 @contextmanager
@@ -336,7 +442,9 @@ def translated_errors(
     *, region: str | None = None, model_id: str | None = None, resource: Resource | None = None
 ) -> Iterator[None]:
     """Re-raise botocore errors inside the block as core errors, keeping the cause; ``resource``
-    names the knowledge base, agent or data source the advice is about."""
+    names the knowledge base, agent or data source the advice is about. A timeout or broken
+    connection once the call's deadline has passed is :class:`DeadlineExceededError`: the
+    deadline, not the network, ended it (see :mod:`.bounded_reads`)."""
     try:
         yield
     except GenAIError:
@@ -345,4 +453,14 @@ def translated_errors(
         error = translate(exc, region=region, model_id=model_id, resource=resource)
         if error is None:
             raise
+        if isinstance(error, ProviderTimeoutError | ServiceUnavailableError):
+            error = _past_deadline() or error
         raise error from exc
+
+
+def _past_deadline() -> DeadlineExceededError | None:
+    from genai_commons import deadlines  # noqa: PLC0415
+
+    bound = deadlines.current()
+    left = deadlines.remaining()
+    return bound.error(PROVIDER) if bound is not None and left is not None and left <= 0 else None

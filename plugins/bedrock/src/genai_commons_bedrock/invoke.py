@@ -10,6 +10,7 @@ from typing import Any
 from attrs import frozen
 
 from genai_commons import ServiceUnavailableError
+from genai_commons.jsonparse import loads
 
 from .errors import PROVIDER, translated_errors
 
@@ -39,8 +40,9 @@ class InvokeModelResult:
         return self.body.decode("utf-8")
 
     def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
+        """The body parsed as JSON; ``ValueError`` when it is not JSON, or is nested more deeply
+        than any answer (:mod:`genai_commons.jsonparse`)."""
+        return loads(self.body)
 
 
 def invoke_model(
@@ -74,11 +76,11 @@ def invoke_json(
     result = invoke_model(client, model_id, json.dumps(payload, separators=(",", ":")), region=region)
     try:
         return result.json(), result
-    except ValueError as exc:
+    except ValueError as exc:  # not JSON, not UTF-8, or nested too deeply to read
         raise ServiceUnavailableError(
-            f"model {model_id} answered with a body that is not JSON; try again",
+            f"model {model_id} answered with a body that is not JSON ({type(exc).__name__}: {exc}); try again",
             provider=PROVIDER,
-            body=result.text()[:500],
+            body=result.body[:500].decode("utf-8", "replace"),
         ) from exc
 
 

@@ -3,6 +3,15 @@ core's :class:`KnowledgeBase`, and Retrieve (``bedrock-agent-runtime``) as a :cl
 
 A Bedrock knowledge base embeds queries and documents itself, so its :class:`KnowledgeBase` has no
 ``embedding_model``; its ``collection`` is the knowledge base id.
+
+The portable search type becomes ``vectorSearchConfiguration.overrideSearchType``: ``vector`` is
+``SEMANTIC``, ``hybrid`` is ``HYBRID`` (vector and text search, which Bedrock runs on vector
+stores with a filterable text field, such as Amazon OpenSearch Serverless), and ``keyword`` has no
+equivalent: it is refused before any call. A vector store that cannot run a hybrid search makes
+Bedrock answer ``ValidationException``; that is raised as :class:`UnsupportedCapabilityError`, so
+that the host runs a query whose search type was only the configured default again as a vector
+search (an explicit ``hybrid`` stays an error). A query with no search type sends no override:
+Bedrock chooses.
 """
 
 from __future__ import annotations
@@ -11,7 +20,14 @@ import re
 import time
 from typing import Any
 
-from genai_commons import KnowledgeBase, NotFoundError, ValidationError
+from genai_commons import (
+    BadRequestError,
+    KnowledgeBase,
+    NotFoundError,
+    SearchType,
+    UnsupportedCapabilityError,
+    ValidationError,
+)
 from genai_commons.model import KnowledgeBaseChunk, RetrievalQuery, RetrievalResult
 
 from .errors import PROVIDER, Resource, translated_errors
@@ -70,8 +86,45 @@ def find_knowledge_base(client: Any, name: str, *, region: str | None) -> Knowle
     return None
 
 
+#: ``overrideSearchType`` of each portable search type Bedrock runs.
+OVERRIDE_SEARCH_TYPE = {SearchType.VECTOR: "SEMANTIC", SearchType.HYBRID: "HYBRID"}
+
+
+def override_search_type(knowledge_base: KnowledgeBase, search_type: SearchType | None) -> str | None:
+    """The ``overrideSearchType`` of a portable search type (None: Bedrock chooses); ``keyword``
+    is refused, since Bedrock has no text-only search."""
+    if search_type is None:
+        return None
+    override = OVERRIDE_SEARCH_TYPE.get(search_type)
+    if override is None:
+        raise UnsupportedCapabilityError(
+            f"knowledge base {knowledge_base.ref} cannot run a {search_type.value} search: Bedrock knowledge bases "
+            "search by vector (SEMANTIC) or by vector and text together (HYBRID), never by text alone; use "
+            "search_type='hybrid' (--search-type hybrid) for the nearest equivalent",
+            target=knowledge_base.ref,
+            capability=search_type.capability,
+        )
+    return override
+
+
+def refused_hybrid(knowledge_base: KnowledgeBase, exc: BadRequestError) -> UnsupportedCapabilityError | None:
+    """The error to raise when Bedrock refused a HYBRID search because the knowledge base's vector
+    store cannot run one (its ``ValidationException`` names the search type); None otherwise."""
+    said = (exc.body or str(exc)).lower()
+    if exc.code != "ValidationException" or not ("hybrid" in said or "search type" in said):
+        return None
+    return UnsupportedCapabilityError(
+        f"knowledge base {knowledge_base.ref} cannot run a hybrid search: its vector store has no text search "
+        "(Bedrock runs HYBRID on stores with a filterable text field, such as Amazon OpenSearch Serverless); "
+        "use search_type='vector' (--search-type vector)",
+        target=knowledge_base.ref,
+        capability=SearchType.HYBRID.capability,
+    )
+
+
 def retrieve_request(knowledge_base: KnowledgeBase, query: RetrievalQuery) -> dict[str, Any]:
-    """The keyword arguments of Retrieve: query text, number of results and metadata filter."""
+    """The keyword arguments of Retrieve: query text, number of results, metadata filter and search type."""
+    override = override_search_type(knowledge_base, query.search_type)
     if query.text is None:
         raise ValidationError(
             f"knowledge base {knowledge_base.ref} embeds queries itself (Bedrock): give the query's text, not a vector"
@@ -80,6 +133,8 @@ def retrieve_request(knowledge_base: KnowledgeBase, query: RetrievalQuery) -> di
     where = retrieval_filter(query.combined_filter())
     if where is not None:
         search["filter"] = where
+    if override is not None:
+        search["overrideSearchType"] = override
     return {
         "knowledgeBaseId": knowledge_base.collection,
         "retrievalQuery": {"text": query.text},
@@ -99,8 +154,14 @@ def retrieve(
     token = None
     least = query.min_similarity
     for _ in range(_MAX_PAGES):
-        with translated_errors(region=region, resource=resource):
-            page = client.retrieve(**kwargs, **({"nextToken": token} if token else {}))
+        try:
+            with translated_errors(region=region, resource=resource):
+                page = client.retrieve(**kwargs, **({"nextToken": token} if token else {}))
+        except BadRequestError as exc:
+            refusal = refused_hybrid(knowledge_base, exc) if query.search_type is SearchType.HYBRID else None
+            if refusal is None:
+                raise
+            raise refusal from exc
         results = page.get("retrievalResults") or []
         for result in results:
             chunk = chunk_from_result(result)

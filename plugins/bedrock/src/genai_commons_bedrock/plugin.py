@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from genai_commons import ConfigurationError, GenAIError, Provider
+import attrs
+
+from genai_commons import ConfigurationError, GenAIError, Provider, SearchType
 
 if TYPE_CHECKING:
     from genai_commons import (
@@ -64,6 +66,8 @@ class BedrockProvider(Provider):
         "Amazon Bedrock: Converse chat and streaming, Titan and Cohere embeddings, Titan and Nova images, "
         "knowledge bases and agents"
     )
+    #: Knowledge bases search by vector (SEMANTIC) or hybrid (HYBRID); see :mod:`.knowledge`.
+    search_types = frozenset({SearchType.VECTOR, SearchType.HYBRID})
 
     def __init__(self, session: Any = None) -> None:
         super().__init__()
@@ -73,6 +77,7 @@ class BedrockProvider(Provider):
         self._workers: WorkerPool | None = None
         self._lock = threading.Lock()
         self._models: list[DeployedModel] | None = None
+        self._not_set_up = False  # the models were listed while AWS was not set up
         self._knowledge_bases: dict[str, KnowledgeBase] = {}
 
     def configure(self, settings: ProviderSettings) -> None:
@@ -139,7 +144,9 @@ class BedrockProvider(Provider):
 
     def models(self) -> list[DeployedModel]:
         """The configured models (``models``), or every model ListFoundationModels lists with the
-        configured filters; the built-in list when Bedrock cannot be asked (no credentials)."""
+        configured filters; the built-in list when Bedrock cannot be asked — marked inactive when
+        AWS is not set up (no region or credentials: logged at info, since a plugin installed but
+        not set up is routine)."""
         if self._models is None:
             self._models = self._catalogue()
         return self._models
@@ -149,9 +156,13 @@ class BedrockProvider(Provider):
 
         settings = self.bedrock_settings
         listed = None
+        self._not_set_up = False
         if settings.list_models:
             try:
                 listed = self.list_foundation_models(**_filter_arguments(settings.model_filters))
+            except ConfigurationError as exc:
+                self._not_set_up = True
+                _log().info("model_listing_skipped", reason=str(exc))  # the models are shown inactive
             except GenAIError as exc:
                 _log().warning(
                     "model_listing_failed",
@@ -159,7 +170,8 @@ class BedrockProvider(Provider):
                     advice="showing the configured or built-in models; set list_models = false to skip listing",
                 )
         if listed is None:
-            return catalogue.configured(settings.models, None) or catalogue.built_in()
+            shown = catalogue.configured(settings.models, None) or catalogue.built_in()
+            return [attrs.evolve(m, active=False) for m in shown] if self._not_set_up else shown
         if not settings.models:
             return listed
         by_id = {m.model_id: m for m in listed}
@@ -172,7 +184,7 @@ class BedrockProvider(Provider):
         described by its family (no network)."""
         from . import catalogue  # noqa: PLC0415
 
-        for model in self._models or ():
+        for model in () if self._not_set_up else self._models or ():  # inactive only until AWS is set up
             if model.model_id == model_id:
                 return model
         entry = next((e for e in self.bedrock_settings.models if e.model_id == model_id), None)

@@ -17,12 +17,12 @@ from typing import Any
 from attrs import field, frozen
 from attrs.validators import matches_re, optional
 
-from genai_commons import ConfigurationError, Response, ValidationError
+from genai_commons import BadRequestError, ConfigurationError, Response, ValidationError
 from genai_commons.model import DeployedModel, KnowledgeBase, Message, Request, RetrievalQuery, Role, StopReason
 
 from .errors import PROVIDER, Resource, translated_errors
 from .filters import retrieval_filter
-from .knowledge import MAX_RESULTS
+from .knowledge import MAX_RESULTS, override_search_type, refused_hybrid
 from .options import GuardrailOptions
 from .references import references_from_citations
 
@@ -49,7 +49,9 @@ class RetrieveAndGenerateOptions:
     :param kms_key_arn: the ARN of the KMS key that encrypts the session.
     :param prompt_template: the generation prompt, with ``$search_results$`` where the retrieved
         passages go (and ``$output_format_instructions$`` for citations, ``$query$`` for the question).
-    :param search_type: ``"HYBRID"`` or ``"SEMANTIC"`` search, where the vector store offers both.
+    :param search_type: ``"HYBRID"`` or ``"SEMANTIC"`` search, where the vector store offers both;
+        wins over the portable ``search_type`` (``host.retrieve_and_generate(..., search_type=...)``),
+        which is the one to prefer.
     """
 
     session_id: str | None = field(default=None, validator=optional(matches_re(_SESSION)))
@@ -139,8 +141,9 @@ def retrieve_and_generate_request(
     where = retrieval_filter(query.combined_filter())
     if where is not None:
         search["filter"] = where
-    if options.search_type:
-        search["overrideSearchType"] = options.search_type
+    override = options.search_type or override_search_type(knowledge_base, query.search_type)
+    if override:
+        search["overrideSearchType"] = override
     generation: dict[str, Any] = {}
     template = options.prompt_template
     if template is None and request.system_prompt:
@@ -182,8 +185,16 @@ def retrieve_and_generate(
     partition = str(getattr(client.meta, "partition", "aws") or "aws")
     kwargs = retrieve_and_generate_request(knowledge_base, model, request, query, region=region, partition=partition)
     resource = Resource("knowledge base", knowledge_base.collection)
-    with translated_errors(region=region, resource=resource):
-        answer = client.retrieve_and_generate(**kwargs)
+    configuration = kwargs["retrieveAndGenerateConfiguration"]["knowledgeBaseConfiguration"]
+    hybrid = configuration["retrievalConfiguration"]["vectorSearchConfiguration"].get("overrideSearchType") == "HYBRID"
+    try:
+        with translated_errors(region=region, resource=resource):
+            answer = client.retrieve_and_generate(**kwargs)
+    except BadRequestError as exc:
+        refusal = refused_hybrid(knowledge_base, exc) if hybrid else None
+        if refusal is None:
+            raise
+        raise refusal from exc
     guardrail = answer.get("guardrailAction")
     intervened = guardrail == "INTERVENED"
     return RetrieveAndGenerateResponse(
