@@ -65,6 +65,7 @@ from genai_commons.model import (
     RetrievalQuery,
     RetrievalResult,
     Role,
+    SearchType,
     SourceType,
     StopReason,
     StreamEnd,
@@ -293,6 +294,7 @@ def retrieval_queries(draw: st.DrawFn) -> RetrievalQuery:
         min_similarity=draw(st.none() | st.floats(-1, 1)),
         metadata=draw(metadata_collections),
         filter=draw(st.none() | filters),
+        search_type=draw(st.none() | st.sampled_from(SearchType)),
     )
 
 
@@ -396,6 +398,7 @@ provider_infos = st.builds(
     capabilities=st.frozensets(st.sampled_from(Capability)),
     description=texts,
     version=st.none() | texts,
+    search_types=st.frozensets(st.sampled_from(SearchType)),
 )
 
 # -- streams and agents ------------------------------------------------------------------------------
@@ -490,6 +493,7 @@ ENUMS: tuple[type[enum.Enum], ...] = (
     MessageType,
     Modality,
     Role,
+    SearchType,
     SourceType,
     StopReason,
     SyncStatus,
