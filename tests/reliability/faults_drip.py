@@ -13,6 +13,7 @@ Each connection is served by a thread of its own, which stops when the client ha
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ class DripServer:
         self._sender: Sender = self.drip(b"{}")
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._acceptor: threading.Thread | None = None
         #: Requests received (their first line).
         self.requests: list[str] = []
 
@@ -121,12 +123,19 @@ class DripServer:
             thread.start()
 
     def start(self) -> DripServer:
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and wait for every thread: the suites that count this process's threads
+        and descriptors must find none left behind."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self._listener.close()
+        if self._acceptor is not None:
+            self._acceptor.join(5)
         for thread in self._threads:
             thread.join(5)
 
