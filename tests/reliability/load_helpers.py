@@ -2,7 +2,8 @@
 
 * :class:`ServerProcess` — a provider's fake in a process of its own (``load_server.py``), with the
   connection counts it saw;
-* :func:`resources` — the file descriptors, sockets and threads this process holds;
+* :func:`resources` — the file descriptors, sockets and threads this process holds
+  (:func:`baseline_resources` before a measured run);
 * :func:`load_host` — a host for one plugin, pointed at a fake, with a usage recorder;
 * :func:`drive` — N calls at a fixed concurrency, each checked, latencies and errors collected.
 """
@@ -66,6 +67,23 @@ def resources() -> Resources:
     return Resources(
         fds=len(targets), sockets=sockets, threads=threading.active_count(), thread_names=names, targets=tuple(targets)
     )
+
+
+def baseline_resources(timeout: float = 3.0) -> Resources:
+    """What this process holds before a measured run: earlier tests' garbage collected first (a
+    socket kept by a reference cycle, an exception's traceback, would otherwise be freed during
+    the run and count against it), and their threads given up to ``timeout`` to end."""
+    deadline = time.monotonic() + timeout
+    gc.collect()
+    before = resources()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        gc.collect()
+        now = resources()
+        if now.threads == before.threads and now.fds == before.fds:
+            return now
+        before = now
+    return before
 
 
 def settled(baseline: Resources, timeout: float = 2.0) -> Resources:

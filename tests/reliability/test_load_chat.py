@@ -14,7 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from load_helpers import LoadHost, LoadResult, Resources, ServerProcess, drive, load_host, resources, settled
+from load_helpers import (
+    LoadHost,
+    LoadResult,
+    Resources,
+    ServerProcess,
+    baseline_resources,
+    drive,
+    load_host,
+    resources,
+    settled,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir() or sys.platform != "linux", reason="reads /proc")
 
@@ -55,7 +65,7 @@ def run_load(
 @pytest.mark.parametrize(("kind", "calls"), list(CALLS.items()))
 def test_concurrent_chat_calls_succeed_within_the_pool_and_leave_nothing_open(kind: str, calls: int, tmp_path: Path):
     with ServerProcess(kind) as server:
-        baseline = resources()
+        baseline = baseline_resources()
         loaded, result, held = run_load(kind, calls, server, tmp_path)
         after = settled(baseline)
         seen = server.wait_closed()
@@ -89,7 +99,7 @@ def test_connections_broken_under_load_are_retried_and_closed(kind: str, tmp_pat
     calls, breaks = 300, 6
     with ServerProcess(kind) as server:
         server.fail_next(BREAKS[kind], breaks)
-        baseline = resources()
+        baseline = baseline_resources()
         loaded, result, _held = run_load(kind, calls, server, tmp_path, read_timeout=1.0 if kind == "bedrock" else None)
         after = settled(baseline)
         seen = server.wait_closed()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_helpers import resources, settled
+from load_helpers import baseline_resources, resources, settled
 from load_ingest import COLLECTION, chunk_count, documents, ingest, ingestion_host, integrity_problems, stored
 from load_kill import by_source, finish_ingestion, kill_fresh_ingestion, kill_reingestion
 
@@ -67,7 +67,7 @@ def test_a_reingestion_killed_midway_replaces_each_changed_source_whole(tmp_path
 def test_a_finished_ingestion_leaves_no_thread_or_descriptor_behind(tmp_path: Path):
     """The host's embedding pool (several embedding calls per ``ingest`` call) and the store's
     connections end with ``Host.close()``."""
-    baseline = resources()
+    baseline = baseline_resources()
     host = ingestion_host(tmp_path / "knowledge.db")
     report = ingest_documents(host, f"local:{COLLECTION}", documents(0), progress=False)
     assert report.inserted > 0
