@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from faults_servers import Fault, FaultProxy
 
-from genai_commons import ChatStreamEvent, Host, ProviderError, Response, RetryPolicy, TextDelta
+from genai_commons import ChatStreamEvent, Config, Host, ProviderError, Response, RetryPolicy, TextDelta
 from genai_commons.testing import UsageRecorder
 
 #: Tiny waits, so that retried calls cost milliseconds; a Retry-After up to 2 s is honoured.
@@ -27,6 +28,34 @@ STALL = 3.0
 #: Where a stream is cut: inside the event (SSE) or frame (event stream) that carries "said:",
 #: the second text delta of every fake's echo.
 MID_EVENT = b"said:"
+
+
+def http_host(
+    provider: str,
+    url: str,
+    home: Path,
+    recorder: UsageRecorder,
+    *,
+    retry: RetryPolicy = FAST,
+    key_name: str = "claude",
+    **settings: Any,
+) -> Host:
+    """A host whose ``openai`` or ``mxcloud`` provider talks to the server at ``url`` (a proxy, or a
+    misbehaving server), with ``settings`` added to the provider's table; the Mendix Cloud model is
+    ``mxcloud:KEY_NAME``. Close it when done."""
+    from genai_commons_mxcloud import MxCloudProvider
+    from genai_commons_mxcloud.testing import make_key
+    from genai_commons_openai import OpenAIProvider
+
+    plugin: Any
+    if provider == "openai":
+        table: dict[str, Any] = {"base_url": f"{url}/v1", "api_key": "sk-test", **settings}
+        plugin = OpenAIProvider
+    else:
+        table = {"keys": [make_key("TEXT_GENERATION", url, "tok-test", name=key_name)], **settings}
+        plugin = MxCloudProvider
+    config = Config(home=home, retry=retry, providers={provider: table}, environ={})
+    return Host(config, load_entry_points=False, plugins=[plugin, recorder])
 
 
 def mid_event(body: bytes) -> int:

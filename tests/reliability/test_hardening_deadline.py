@@ -15,14 +15,11 @@ from typing import Any
 
 import pytest
 from faults_drip import DripServer
-from faults_support import MODES, chat, stream
+from faults_support import MODES, chat, http_host, stream
 
 import genai_commons
-from genai_commons import Config, DeadlineExceededError, Host, ProviderTimeoutError, RetryPolicy
+from genai_commons import DeadlineExceededError, Host, ProviderTimeoutError, RetryPolicy
 from genai_commons.testing import UsageRecorder
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import make_key
-from genai_commons_openai import OpenAIProvider
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,15 +57,8 @@ def make_host(drip: DripServer, recorder: UsageRecorder, tmp_path: Path) -> Iter
     hosts: list[Host] = []
 
     def make(kind: str, retry: RetryPolicy | None = None, **settings: Any) -> Host:
-        if kind == "openai":
-            table = {"base_url": f"{drip.url}/v1", "api_key": "sk-test", "timeout": 30, **settings}
-            plugin: Any = OpenAIProvider
-        else:
-            table = {"keys": [make_key("TEXT_GENERATION", drip.url, "tok", name="drip-chat")], "timeout": 30,
-                     **settings}  # fmt: skip
-            plugin = MxCloudProvider
-        config = Config.defaults(tmp_path, retry=retry or RetryPolicy(), providers={kind: table})
-        host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
+        retry = retry or RetryPolicy()
+        host = http_host(kind, drip.url, tmp_path, recorder, retry=retry, key_name="drip-chat", timeout=30, **settings)
         hosts.append(host)
         return host
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from badinput_cli import assert_error, clean_env, invoke
 from faults_servers import FaultProxy, Reply
-from faults_support import ATTEMPTS, FAST, MODES, chat, persistent_failure, stream
+from faults_support import ATTEMPTS, FAST, MODES, chat, http_host, persistent_failure, stream
 from hardening_bombs import DEEP, deep
 from osmem_server import OsmemClone
 
@@ -35,9 +35,6 @@ from genai_commons import (
 from genai_commons.config import KnowledgeSettings
 from genai_commons.jsonparse import MAX_DEPTH, JSONTooDeep, check_depth, loads
 from genai_commons.testing import FakeProvider, UsageRecorder
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import make_key
-from genai_commons_openai import OpenAIProvider
 from genai_commons_opensearch import OpenSearchProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "opensearch"))
@@ -77,14 +74,7 @@ def make_host(proxy: FaultProxy, recorder: UsageRecorder, tmp_path: Path) -> Ite
     hosts: list[Host] = []
 
     def make(provider: str) -> Host:
-        if provider == "openai":
-            table: dict[str, Any] = {"base_url": f"{proxy.url}/v1", "api_key": KEY}
-            config = Config.defaults(tmp_path, retry=FAST, providers={"openai": table})
-            host = Host(config, load_entry_points=False, plugins=[OpenAIProvider, recorder])
-        else:
-            table = {"keys": [make_key("TEXT_GENERATION", proxy.url, "tok-json", name="claude")]}
-            config = Config(home=tmp_path, retry=FAST, providers={"mxcloud": table}, environ={})
-            host = Host(config, load_entry_points=False, plugins=[MxCloudProvider, recorder])
+        host = http_host(provider, proxy.url, tmp_path, recorder)
         hosts.append(host)
         return host
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from faults_servers import FaultProxy, Reply
-from faults_support import FAST, MODES, chat, one_usage_record, persistent_failure, stream
+from faults_support import MODES, chat, http_host, one_usage_record, persistent_failure, stream
 from hardening_bombs import CODINGS, INFLATED, bomb, bounded, compress, peak_of
 
 from genai_commons import (
@@ -34,9 +34,6 @@ from genai_commons import (
 from genai_commons.answer_limit import AnswerTooLarge, cap
 from genai_commons.config import FileSettings
 from genai_commons.testing import FakeProvider, UsageRecorder
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import make_key
-from genai_commons_openai import OpenAIProvider
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -98,15 +95,7 @@ def make_host(proxy: FaultProxy, recorder: UsageRecorder, tmp_path: Path) -> Ite
     hosts: list[Host] = []
 
     def make(provider: str) -> Host:
-        if provider == "openai":
-            table: dict[str, Any] = {"base_url": f"{proxy.url}/v1", "api_key": KEY, "max_response_bytes": LIMIT}
-            config = Config.defaults(tmp_path, retry=FAST, providers={"openai": table})
-            host = Host(config, load_entry_points=False, plugins=[OpenAIProvider, recorder])
-        else:
-            key = make_key("TEXT_GENERATION", proxy.url, "tok-sizes", name="claude")
-            table = {"keys": [key], "max_response_bytes": LIMIT}
-            config = Config(home=tmp_path, retry=FAST, providers={"mxcloud": table}, environ={})
-            host = Host(config, load_entry_points=False, plugins=[MxCloudProvider, recorder])
+        host = http_host(provider, proxy.url, tmp_path, recorder, max_response_bytes=LIMIT)
         hosts.append(host)
         return host
 

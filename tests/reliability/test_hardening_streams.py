@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 from faults_servers import FaultProxy, Reply
+from faults_support import http_host
 
 from genai_commons import (
     ChatStreamEvent,
-    Config,
     Host,
     ProviderError,
     Response,
@@ -35,9 +35,6 @@ from genai_commons import (
     TextDelta,
 )
 from genai_commons.testing import UsageRecorder
-from genai_commons_mxcloud import MxCloudProvider
-from genai_commons_mxcloud.testing import make_key
-from genai_commons_openai import OpenAIProvider
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,13 +101,8 @@ def make_host(proxy: FaultProxy, recorder: UsageRecorder, tmp_path: Path) -> Ite
 
     def make(provider: str, **settings: Any) -> Host:
         if provider == "openai":
-            table = {"base_url": f"{proxy.url}/v1", "api_key": "sk-streams", "discover": False, **settings}
-            plugin: Any = OpenAIProvider
-        else:
-            table = {"keys": [make_key("TEXT_GENERATION", proxy.url, "tok-streams", name="claude")], **settings}
-            plugin = MxCloudProvider
-        config = Config(home=tmp_path, retry=RetryPolicy(max_attempts=1), providers={provider: table}, environ={})
-        host = Host(config, load_entry_points=False, plugins=[plugin, recorder])
+            settings = {"discover": False, **settings}
+        host = http_host(provider, proxy.url, tmp_path, recorder, retry=RetryPolicy(max_attempts=1), **settings)
         hosts.append(host)
         return host
 

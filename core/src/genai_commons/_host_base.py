@@ -13,6 +13,7 @@ import attrs
 import pluggy
 
 from . import deadlines, hookspecs
+from ._host_search import Refusals
 from ._log import get_logger
 from .capabilities import require_provider_capability
 from .config import Config, PluginSettings
@@ -54,6 +55,8 @@ class HostBase:
         self._providers: dict[str, ProviderInfo] | None = None
         self._models: dict[str, DeployedModel] = {}
         self._deadlines: dict[str, tuple[float, str]] = {}
+        #: Search types providers refused for defaulted queries (see :mod:`._host_search`).
+        self._search_refusals = Refusals()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         settings = self.config.plugins

@@ -75,13 +75,6 @@ class KnowledgeCalls(HostBase):
         changes = {name: value for name, value in changes.items() if value is not None}
         return attrs.evolve(query, **changes) if changes else query
 
-    @property
-    def _search_refusals(self) -> search.Refusals:
-        found = self.__dict__.get("_refusals")
-        if found is None:
-            found = self.__dict__.setdefault("_refusals", search.Refusals())
-        return cast(search.Refusals, found)
-
     def _search_type(self, kb: KnowledgeBase, query: RetrievalQuery) -> tuple[RetrievalQuery, bool]:
         """The query with its search type settled (see :func:`._host_search.resolve`)."""
         info = self.provider(kb.provider)

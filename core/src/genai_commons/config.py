@@ -19,12 +19,14 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from .deadlines import positive_seconds
 from .errors import ConfigurationError, MissingCredentialsError
+from .model.enums import SearchType
 
 _TRUE = {"1", "true", "yes", "on"}
-#: The values of ``[knowledge] search_type`` (those of :class:`genai_commons.SearchType`).
-SEARCH_TYPES = ("vector", "keyword", "hybrid")
 _FALSE = {"0", "false", "no", "off", ""}
+#: The values of ``[knowledge] search_type``.
+SEARCH_TYPES = tuple(kind.value for kind in SearchType)
 
 
 class Secret:
@@ -147,7 +149,7 @@ class RetryPolicy:
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigurationError("[retry] max_attempts must be at least 1")
-        if not math.isfinite(self.deadline) or self.deadline <= 0:
+        if not positive_seconds(self.deadline):
             raise ConfigurationError("[retry] deadline must be a positive number of seconds")
         numbers = (self.initial_delay, self.max_delay, self.multiplier, self.max_retry_after)
         if not all(math.isfinite(v) for v in numbers):
@@ -318,7 +320,7 @@ class Config:
         if value is None:
             return self.retry.deadline, "[retry] deadline"
         where = f"[providers.{provider}] deadline"
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        if not positive_seconds(value):
             raise ConfigurationError(f"{where} must be a positive number of seconds, got {value!r}")
         return float(value), where
 

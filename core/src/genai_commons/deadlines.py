@@ -62,17 +62,18 @@ class Bound:
 _BOUND: ContextVar[Bound | None] = ContextVar("genai_commons_deadline", default=None)
 
 
-def _seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"{what} must be a positive number of seconds, got {value!r}")
-    return float(value)
+def positive_seconds(value: object) -> bool:
+    """Whether ``value`` is a number of seconds a deadline can be: finite and above zero."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Calls made inside this block end within ``seconds`` from now (or sooner, when a deadline
     already in force or the configured one ends first)."""
-    with _Scope(Bound(_seconds(seconds, "deadline"), "genai_commons.deadline()")):
+    if not positive_seconds(seconds):
+        raise ValidationError(f"deadline must be a positive number of seconds, got {seconds!r}")
+    with _Scope(Bound(float(seconds), "genai_commons.deadline()")):
         yield
 
 

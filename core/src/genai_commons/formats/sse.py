@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
 
 from attrs import frozen
 
@@ -134,7 +134,7 @@ def events(chunks: Iterable[bytes]) -> Iterator[Event]:
     yield from decoder.close()
 
 
-async def aevents(chunks: AsyncIterable[bytes]) -> AsyncIterator[Event]:
+async def aevents(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Event, None]:
     """:func:`events` over async chunks (``response.aiter_bytes()``)."""
     decoder = EventDecoder()
     async for chunk in chunks:

@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from genai_commons.jsonparse import check_depth
@@ -282,7 +283,7 @@ class Transport:
         (:mod:`genai_commons.formats.sse`: invalid UTF-8 is an error, not U+FFFD)."""
         from httpx_sse import connect_sse  # noqa: PLC0415
 
-        from genai_commons.formats.sse import EventDecoder  # noqa: PLC0415
+        from genai_commons.formats.sse import events  # noqa: PLC0415
 
         headers = {**self._headers(key), "Accept": "text/event-stream"}
         url = key.base_url + path
@@ -291,18 +292,14 @@ class Transport:
             if answer.status_code >= 400:
                 raise Failure(answer.status_code, answer.read().decode("utf-8", "replace"), answer.headers)
             _check_event_stream(answer)
-            decoder = EventDecoder()
-            for chunk in answer.iter_bytes():
-                for event in decoder.feed(chunk):
-                    yield event.event, event.data
-            for event in decoder.close():
+            for event in events(answer.iter_bytes()):
                 yield event.event, event.data
 
     async def aevents(self, key: ConnectionKey, path: str, body: Any) -> AsyncGenerator[tuple[str, str], None]:
         """:meth:`events` with the async client."""
         from httpx_sse import aconnect_sse  # noqa: PLC0415
 
-        from genai_commons.formats.sse import EventDecoder  # noqa: PLC0415
+        from genai_commons.formats.sse import aevents  # noqa: PLC0415
 
         headers = {**self._headers(key), "Accept": "text/event-stream"}
         with translated_errors(key):
@@ -311,9 +308,6 @@ class Transport:
                 if answer.status_code >= 400:
                     raise Failure(answer.status_code, (await answer.aread()).decode("utf-8", "replace"), answer.headers)
                 _check_event_stream(answer)
-                decoder = EventDecoder()
-                async for chunk in answer.aiter_bytes():
-                    for event in decoder.feed(chunk):
+                async with aclosing(aevents(answer.aiter_bytes())) as stream:
+                    async for event in stream:
                         yield event.event, event.data
-                for event in decoder.close():
-                    yield event.event, event.data
