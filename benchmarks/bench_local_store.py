@@ -32,7 +32,7 @@ from pathlib import Path
 
 import _results as results
 import numpy as np
-from bench_retrieval_quality import LABELLED
+from _retrieval_corpora import read_questions
 
 from genai_commons import (
     ChunkCollection,
@@ -159,7 +159,7 @@ def main() -> None:
         exact_recall = recall(exact_answers, truth_ids)
 
         # Vector, keyword and hybrid, interleaved query by query (a question cycles for each vector).
-        questions = [question for question, _ in LABELLED]
+        questions = [question.text for question in read_questions()[1]]
         typed_s: dict[str, list[float]] = {"vector": [], "keyword": [], "hybrid": []}
         for number, q in enumerate(queries):
             text = questions[number % len(questions)]

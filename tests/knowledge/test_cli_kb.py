@@ -132,7 +132,7 @@ def ingested(run: Run, notes: Path) -> Path:
 
 
 def test_search_prints_the_nearest_chunks(run: Run, ingested: Path) -> None:
-    result = run("kb", "search", "notes", "cats purr", "-k", "2")
+    result = run("kb", "search", "notes", "cats sleep all day", "-k", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("1. ") and lines[0].endswith("cats.md > Cats")
@@ -146,13 +146,15 @@ def test_search_prints_the_nearest_chunks(run: Run, ingested: Path) -> None:
 
 
 def test_ask_prints_the_answer_then_the_references(run: Run, ingested: Path) -> None:
-    result = run("kb", "ask", "notes", "What do cats eat?", "--model", "fake:chat", "-k", "2")
+    result = run("kb", "ask", "notes", "What do cats eat?", "--model", "fake:chat", "-k", "2", "--all-references")
     assert result.exit_code == 0, result.output
     answer, _, references = result.stdout.partition("\nReferences:\n")
     assert answer.strip() == "echo: What do cats eat?"
     refs = references.splitlines()
     assert len(refs) == 2 and refs[0].startswith("[1] ") and f" - {(ingested / 'cats.md').as_uri()}" in refs[0]
-    as_json = json.loads(run("kb", "ask", "notes", "Cats?", "--model", "fake:chat", "--json").stdout)
+    as_json = json.loads(
+        run("kb", "ask", "notes", "Cats?", "--model", "fake:chat", "--json", "--all-references").stdout
+    )
     assert as_json["references"] and as_json["message"]["content"] == "echo: Cats?"
     assert_error(run("kb", "ask", "notes", "Cats?"), 2, "Missing option '--model'")
 

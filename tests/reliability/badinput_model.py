@@ -61,6 +61,9 @@ from genai_commons.model import (
     Range,
     Reference,
     Request,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
     Response,
     RetrievalQuery,
     RetrievalResult,
@@ -260,6 +263,7 @@ kb_chunks = st.builds(
     source_type=st.none() | texts,
     metadata=metadata_collections,
     similarity=st.none() | st.floats(-1, 1),
+    retrieval_similarity=st.none() | st.floats(-1, 1),
 )
 chunk_collections = st.builds(ChunkCollection, chunks=st.lists(plain_chunks | kb_chunks, max_size=3))
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -352,12 +356,28 @@ embeddings_responses = st.builds(
     duration_ms=durations,
     model_id=st.none() | texts,
 )
+rerank_requests = st.builds(
+    RerankRequest,
+    query=non_blank,
+    documents=st.lists(non_blank, min_size=1, max_size=3),
+    top_n=st.none() | st.integers(1, 1000),
+)
+rerank_results = st.builds(RerankResult, index=st.integers(0, 1000), relevance_score=st.floats(0, 1))
+rerank_responses = st.builds(
+    RerankResponse,
+    results=st.lists(rerank_results, max_size=3, unique_by=lambda r: r.index),
+    input_tokens=optional_counts,
+    output_tokens=optional_counts,
+    total_tokens=optional_counts,
+    duration_ms=durations,
+    model_id=st.none() | texts,
+)
 usages = st.builds(
     Usage,
     provider=non_blank,
     deployed_model_display_name=texts,
     model_id=texts,
-    operation=st.sampled_from(["chat", "embed", "image", "retrieve", "ingest", "agent"]),
+    operation=st.sampled_from(["chat", "embed", "image", "retrieve", "ingest", "agent", "rerank"]),
     input_tokens=counts,
     output_tokens=counts,
     total_tokens=counts,
@@ -471,6 +491,9 @@ VALID: dict[type, st.SearchStrategy[Any]] = {
     Range: ranges(),
     Reference: references,
     Request: requests(),
+    RerankRequest: rerank_requests,
+    RerankResponse: rerank_responses,
+    RerankResult: rerank_results,
     Response: responses,
     RetrievalQuery: retrieval_queries(),
     RetrievalResult: retrieval_results,

@@ -22,9 +22,11 @@ from .errors import UnsupportedCapabilityError
 from .model.enums import Capability, SearchType
 
 if TYPE_CHECKING:
+    from ._host_rerank import RerankChoice
     from .host import Host
     from .model import (
         ChunkCollection,
+        DeployedModel,
         IngestMode,
         IngestResult,
         KnowledgeBase,
@@ -126,15 +128,40 @@ class KnowledgeCalls(HostBase):
         *,
         k: int | None = None,
         search_type: SearchType | str | None = None,
+        rerank: RerankChoice = None,
+        rerank_candidates: int | None = None,
     ) -> RetrievalResult:
         """The chunks most relevant to the query, best first.
 
         :param search_type: ``vector``, ``keyword`` or ``hybrid`` (overrides the query's); by
             default ``[knowledge] search_type`` where the knowledge base offers it, else vector.
+        :param rerank: a rerank model or chat model that re-scores the candidates (by default
+            ``[knowledge] rerank_model``; False: no reranking). The chunks' ``similarity`` is then
+            the rerank score, ``retrieval_similarity`` the retrieval's.
+        :param rerank_candidates: how many chunks to retrieve for the reranker to keep ``k``
+            (default ``[knowledge] rerank_candidates``, else ``max(4 * k, 20)``).
         """
         kb = self._existing_kb(knowledge_base)
-        q, defaulted = self._search_type(kb, self._query(query, k, search_type))
-        return self._retrieve_resolved(kb, q, defaulted)
+        q, reranker, keep = self._rerank_setup(self._query(query, k, search_type), rerank, rerank_candidates)
+        q, defaulted = self._search_type(kb, q)
+        result = self._retrieve_resolved(kb, q, defaulted)
+        if reranker is None:
+            return result
+        return self._as_host()._rerank_retrieved(reranker, q.text, result, keep)
+
+    def _rerank_setup(
+        self, query: RetrievalQuery, rerank: RerankChoice, rerank_candidates: int | None
+    ) -> tuple[RetrievalQuery, DeployedModel | None, int]:
+        """The query widened to the reranker's candidates, the reranker (None: no reranking), and
+        how many chunks to keep."""
+        reranker, wanted = self._as_host()._rerank_plan(rerank, rerank_candidates, query.k)
+        if reranker is None:
+            return query, None, query.k
+        if query.text is None:
+            from .errors import ValidationError  # noqa: PLC0415
+
+            raise ValidationError("reranking needs the query's text, not only a vector: give RetrievalQuery(text=...)")
+        return attrs.evolve(query, k=wanted), reranker, query.k
 
     def _retrieve_resolved(self, kb: KnowledgeBase, q: RetrievalQuery, defaulted: bool) -> RetrievalResult:
         try:
@@ -164,11 +191,17 @@ class KnowledgeCalls(HostBase):
         *,
         k: int | None = None,
         search_type: SearchType | str | None = None,
+        rerank: RerankChoice = None,
+        rerank_candidates: int | None = None,
     ) -> RetrievalResult:
         """:meth:`retrieve`, async."""
         kb = self._existing_kb(knowledge_base)
-        q, defaulted = self._search_type(kb, self._query(query, k, search_type))
-        return await self._aretrieve_resolved(kb, q, defaulted)
+        q, reranker, keep = self._rerank_setup(self._query(query, k, search_type), rerank, rerank_candidates)
+        q, defaulted = self._search_type(kb, q)
+        result = await self._aretrieve_resolved(kb, q, defaulted)
+        if reranker is None:
+            return result
+        return await self._as_host()._arerank_retrieved(reranker, q.text, result, keep)
 
     async def _aretrieve_resolved(self, kb: KnowledgeBase, q: RetrievalQuery, defaulted: bool) -> RetrievalResult:
         try:
@@ -467,21 +500,25 @@ class KnowledgeCalls(HostBase):
         min_similarity: float | None = None,
         filter: Filter | None = None,
         search_type: SearchType | str | None = None,
+        rerank: RerankChoice = None,
+        rerank_candidates: int | None = None,
     ) -> Response:
         """Answer ``question`` from the knowledge base: retrieve, then generate with references.
 
         A provider with a native operation (Bedrock's RetrieveAndGenerate) answers in one call;
         otherwise the host retrieves the ``k`` best chunks (``search_type`` as in
         :meth:`retrieve`), puts them as numbered sources in the system prompt and calls ``model``;
-        citations come from the ``[n]`` markers it writes.
+        citations come from the ``[n]`` markers it writes. With a reranker (``rerank`` as in
+        :meth:`retrieve`) the host always retrieves, reranks and generates itself, with ``model``.
         """
         from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
 
         query = {"k": k, "min_similarity": min_similarity, "filter": filter, "search_type": search_type}
         kb, request, q, defaulted, deployed = self._rag_inputs(knowledge_base, question, model, query)
+        q, reranker, keep = self._rerank_setup(q, rerank, rerank_candidates)
         started = time.perf_counter()
         try:
-            native = self._rag_native_call(kb, deployed, request, q)
+            native = None if reranker is not None else self._rag_native_call(kb, deployed, request, q)
         except UnsupportedCapabilityError as exc:
             if not search.refused_by(exc, q, defaulted):
                 raise
@@ -490,7 +527,10 @@ class KnowledgeCalls(HostBase):
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)
-        chunks = self._retrieve_resolved(kb, q, defaulted).chunks
+        retrieved = self._retrieve_resolved(kb, q, defaulted)
+        if reranker is not None:
+            retrieved = self._as_host()._rerank_retrieved(reranker, q.text, retrieved, keep)
+        chunks = retrieved.chunks
         return with_references(self._as_host().chat(chat_model, grounded_request(request, chunks)), chunks)
 
     async def aretrieve_and_generate(
@@ -503,15 +543,18 @@ class KnowledgeCalls(HostBase):
         min_similarity: float | None = None,
         filter: Filter | None = None,
         search_type: SearchType | str | None = None,
+        rerank: RerankChoice = None,
+        rerank_candidates: int | None = None,
     ) -> Response:
         """:meth:`retrieve_and_generate`, async."""
         from .knowledge.rag import grounded_request, with_references  # noqa: PLC0415
 
         query = {"k": k, "min_similarity": min_similarity, "filter": filter, "search_type": search_type}
         kb, request, q, defaulted, deployed = self._rag_inputs(knowledge_base, question, model, query)
+        q, reranker, keep = self._rerank_setup(q, rerank, rerank_candidates)
         started = time.perf_counter()
         try:
-            native = await self._arag_native_call(kb, deployed, request, q)
+            native = None if reranker is not None else await self._arag_native_call(kb, deployed, request, q)
         except UnsupportedCapabilityError as exc:
             if not search.refused_by(exc, q, defaulted):
                 raise
@@ -520,7 +563,10 @@ class KnowledgeCalls(HostBase):
         if native is not None:
             return self._rag_native(kb, deployed, native, started)
         chat_model = self._rag_model(kb, deployed)
-        chunks = (await self._aretrieve_resolved(kb, q, defaulted)).chunks
+        retrieved = await self._aretrieve_resolved(kb, q, defaulted)
+        if reranker is not None:
+            retrieved = await self._as_host()._arerank_retrieved(reranker, q.text, retrieved, keep)
+        chunks = retrieved.chunks
         response = await self._as_host().achat(chat_model, grounded_request(request, chunks))
         return with_references(response, chunks)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ._host_base import HostBase, ModelRef
 from .capabilities import check_model
-from .errors import ValidationError
+from .errors import ProviderError, ValidationError
 from .model.enums import Capability, Modality
 
 if TYPE_CHECKING:
@@ -43,7 +43,30 @@ class MediaCalls(HostBase):
             chunks = ChunkCollection.of_texts(inputs)
         if not len(chunks):
             raise ValidationError("nothing to embed: give at least one text")
+        if deployed.max_input_tokens is not None:
+            from .knowledge.token_limits import warn_if_truncated  # noqa: PLC0415
+
+            warn_if_truncated(self, deployed, chunks.texts)
         return deployed, chunks
+
+    def count_tokens(self, model: ModelRef, texts: Sequence[str]) -> list[int] | None:
+        """How many tokens ``model`` reads for each text, counted by its provider with the model's
+        own tokenizer (special tokens included); ``None`` when no provider counts for that model
+        (:func:`genai_commons.knowledge.token_limits.estimate_tokens` then gives an estimate)."""
+        deployed = self.model(model)
+        if not texts:
+            return []
+        counted = self._hook.genai_count_tokens(model=deployed, texts=list(texts))
+        if counted is None:
+            return None
+        counts = [int(count) for count in counted]
+        if len(counts) != len(texts):
+            raise ProviderError(
+                f"provider {deployed.provider!r} counted tokens for {len(counts)} texts of {len(texts)}; "
+                "report this to the plugin's authors",
+                provider=deployed.provider,
+            )
+        return counts
 
     def _embedded(self, deployed: DeployedModel, result: EmbeddingsResponse, started: float) -> EmbeddingsResponse:
         if result.duration_ms is None:

@@ -18,6 +18,7 @@ _WORDS = {
     Capability.RETRIEVE: "knowledge-base retrieval",
     Capability.INGEST: "knowledge-base ingestion",
     Capability.AGENT: "agents",
+    Capability.RERANK: "reranking",
 }
 
 

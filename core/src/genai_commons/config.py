@@ -209,8 +209,20 @@ class KnowledgeSettings:
     #: How a retrieval that names no search type ranks (``GENAI_SEARCH_TYPE``): ``vector``,
     #: ``keyword`` or ``hybrid``; a knowledge base that does not offer it searches by vector.
     search_type: str = "hybrid"
+    #: The model that reranks every retrieval that names none (``GENAI_RERANK_MODEL``):
+    #: ``PROVIDER:MODEL`` of a rerank model or a chat model; None (the default): no reranking.
+    rerank_model: str | None = None
+    #: Candidates retrieved for the reranker to choose ``k`` from; None: ``max(4 * k, 20)``.
+    rerank_candidates: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.rerank_model is not None and ":" not in self.rerank_model:
+            raise ConfigurationError(
+                f"[knowledge] rerank_model = {self.rerank_model!r} must be PROVIDER:MODEL, "
+                "for example bedrock:amazon.rerank-v1:0"
+            )
+        if self.rerank_candidates is not None and not 1 <= self.rerank_candidates <= 10_000:
+            raise ConfigurationError("[knowledge] rerank_candidates must be between 1 and 10000")
         if self.embed_batch_size < 1 or self.embed_concurrency < 1:
             raise ConfigurationError("[knowledge] embed_batch_size and embed_concurrency must be at least 1")
         if ":" not in self.default_embedding_model:
@@ -413,6 +425,13 @@ def _knowledge_from_env(settings: KnowledgeSettings, environ: Mapping[str, str])
                 f"GENAI_SEARCH_TYPE={environ['GENAI_SEARCH_TYPE']!r}: use one of {', '.join(SEARCH_TYPES)}"
             )
         settings = attrs.evolve(settings, search_type=search_type)
+    rerank = environ.get("GENAI_RERANK_MODEL", "").strip()
+    if rerank.lower() == "none":
+        settings = attrs.evolve(settings, rerank_model=None)
+    elif rerank:
+        if ":" not in rerank:
+            raise ConfigurationError(f"GENAI_RERANK_MODEL={rerank!r} must be PROVIDER:MODEL (or none)")
+        settings = attrs.evolve(settings, rerank_model=rerank)
     return settings
 
 

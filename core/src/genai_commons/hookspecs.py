@@ -40,6 +40,8 @@ if TYPE_CHECKING:
         KnowledgeBaseChunk,
         ProviderInfo,
         Request,
+        RerankRequest,
+        RerankResponse,
         Response,
         RetrievalQuery,
         RetrievalResult,
@@ -191,6 +193,18 @@ def genai_embed_async(
 
 
 @hookspec(firstresult=True)
+def genai_count_tokens(model: DeployedModel, texts: Sequence[str]) -> Sequence[int] | None:
+    """**capability** — how many tokens the model reads for each text, counted with its own
+    tokenizer (special tokens included), in order; ``None`` when the provider cannot count for
+    that model (the host then estimates). Used to size chunks within ``model.max_input_tokens``.
+    Stops at the first non-None result.
+
+    :param model: the deployed model; answer only if it is yours and you know its tokenizer.
+    :param texts: the texts to count (may be empty).
+    """
+
+
+@hookspec(firstresult=True)
 def genai_generate_image(model: DeployedModel, prompt: str, options: ImageOptions) -> Response | None:
     """**capability** — generate images from a text; the response message carries them as files.
     Stops at the first non-None result.
@@ -209,6 +223,32 @@ def genai_generate_image_async(model: DeployedModel, prompt: str, options: Image
     :param model: the deployed model (output modality image); answer only if it is yours.
     :param prompt: the description of the image.
     :param options: size, number of images, seed and cfg scale.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# capabilities: reranking
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def genai_rerank(model: DeployedModel, request: RerankRequest) -> RerankResponse | None:
+    """**capability** — score how relevant each of ``request.documents`` is to ``request.query``
+    with a rerank model; the results (at most ``request.wanted``) name the documents by index,
+    most relevant first, scored 0 to 1. A chat model serving as a reranker never reaches this
+    hook: the host prompts it through :func:`genai_chat`. Stops at the first non-None result.
+
+    :param model: the deployed model (output modality rerank); answer only if it is yours.
+    :param request: the query, the candidate texts (never empty) and ``top_n``.
+    """
+
+
+@hookspec(firstresult=True)
+def genai_rerank_async(model: DeployedModel, request: RerankRequest) -> Awaitable[RerankResponse] | None:
+    """**capability** — :func:`genai_rerank`, returning an awaitable. Stops at the first non-None result.
+
+    :param model: the deployed model (output modality rerank); answer only if it is yours.
+    :param request: the query, the candidate texts (never empty) and ``top_n``.
     """
 
 

@@ -2,7 +2,7 @@
 
 Subclass :class:`Provider`, set ``name``, and override the methods of the capabilities you offer
 (``chat``, ``chat_stream``, ``embed``, ``generate_image``, ``retrieve``, ``ingest``,
-``invoke_agent``, and their ``_async`` variants when you have a native async client). A provider
+``invoke_agent``, ``rerank``, and their ``_async`` variants when you have a native async client). A provider
 that ingests also manages its collections (``stored_chunk_ids``, ``delete_chunks``,
 ``drop_collection``, ``list_chunks``); one with a native retrieve-and-generate operation overrides
 ``retrieve_and_generate``; one whose knowledge bases ingest from their own data source (Bedrock's
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
         KnowledgeBase,
         KnowledgeBaseChunk,
         Request,
+        RerankRequest,
+        RerankResponse,
         Response,
         RetrievalQuery,
         RetrievalResult,
@@ -58,6 +60,7 @@ _CAPABILITY_METHODS: dict[Capability, tuple[str, str]] = {
     Capability.RETRIEVE: ("retrieve", "retrieve_async"),
     Capability.INGEST: ("ingest", "ingest_async"),
     Capability.AGENT: ("invoke_agent", "invoke_agent_async"),
+    Capability.RERANK: ("rerank", "rerank_async"),
 }
 
 
@@ -155,6 +158,11 @@ class Provider:
     ) -> EmbeddingsResponse:
         return await _to_thread(self.embed, model, chunks, options)
 
+    def count_tokens(self, model: DeployedModel, texts: Sequence[str]) -> Sequence[int] | None:
+        """How many tokens ``model`` reads for each text, with its own tokenizer; ``None`` (the
+        default) when this provider does not know the model's tokenizer."""
+        return None
+
     def generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
         if type(self).generate_image_async is not Provider.generate_image_async:
             return _run_sync(self.generate_image_async(model, prompt, options))
@@ -162,6 +170,14 @@ class Provider:
 
     async def generate_image_async(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
         return await _to_thread(self.generate_image, model, prompt, options)
+
+    def rerank(self, model: DeployedModel, request: RerankRequest) -> RerankResponse:
+        if type(self).rerank_async is not Provider.rerank_async:
+            return _run_sync(self.rerank_async(model, request))
+        raise self._absent(Capability.RERANK)
+
+    async def rerank_async(self, model: DeployedModel, request: RerankRequest) -> RerankResponse:
+        return await _to_thread(self.rerank, model, request)
 
     def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:
         if type(self).retrieve_async is not Provider.retrieve_async:
@@ -331,6 +347,10 @@ class Provider:
         return self.embed_async(model, chunks, options) if model.provider == self.name else None
 
     @hookimpl
+    def genai_count_tokens(self, model: DeployedModel, texts: Sequence[str]) -> Sequence[int] | None:
+        return self.count_tokens(model, texts) if model.provider == self.name else None
+
+    @hookimpl
     def genai_generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response | None:
         return self.generate_image(model, prompt, options) if model.provider == self.name else None
 
@@ -339,6 +359,14 @@ class Provider:
         self, model: DeployedModel, prompt: str, options: ImageOptions
     ) -> Awaitable[Response] | None:
         return self.generate_image_async(model, prompt, options) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_rerank(self, model: DeployedModel, request: RerankRequest) -> RerankResponse | None:
+        return self.rerank(model, request) if model.provider == self.name else None
+
+    @hookimpl
+    def genai_rerank_async(self, model: DeployedModel, request: RerankRequest) -> Awaitable[RerankResponse] | None:
+        return self.rerank_async(model, request) if model.provider == self.name else None
 
     @hookimpl
     def genai_retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult | None:

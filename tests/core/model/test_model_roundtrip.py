@@ -52,6 +52,9 @@ from genai_commons.model import (
     Range,
     Reference,
     Request,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
     Response,
     RetrievalQuery,
     RetrievalResult,
@@ -268,6 +271,14 @@ EXAMPLES: dict[type, list[Any]] = {
     RetrievalQuery: [
         RetrievalQuery(text="capital of France", k=3, min_similarity=0.5, metadata=METADATA, filter=FILTER),
         RetrievalQuery(vector=[0.25, 0.5]),
+    ],
+    RerankRequest: [RerankRequest(query="a fox", documents=["the quick brown fox", "a lazy dog"], top_n=1)],
+    RerankResult: [RerankResult(index=1, relevance_score=0.25)],
+    RerankResponse: [
+        RerankResponse(
+            results=[RerankResult(index=0, relevance_score=0.9)], input_tokens=7, duration_ms=3.5, model_id="m"
+        ),
+        RerankResponse(),
     ],
     RetrievalResult: [RetrievalResult(chunks=[KB_CHUNK], input_tokens=4, duration_ms=1.5), RetrievalResult()],
     StreamEnd: [

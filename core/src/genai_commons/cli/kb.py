@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -69,6 +69,34 @@ search_type_option = click.option(
 )
 
 
+def rerank_ref(ctx: click.Context, param: click.Parameter, value: str | None) -> str | Literal[False] | None:
+    """``--rerank``: a model reference, ``none`` (False: no reranking, whatever the configuration
+    says), or None when not given (``[knowledge] rerank_model`` applies)."""
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return False
+    return model_ref(ctx, param, value)
+
+
+#: ``--rerank`` and ``--rerank-candidates`` of ``kb search`` and ``kb ask``.
+def rerank_options(command: Any) -> Any:
+    command = click.option(
+        "--rerank-candidates",
+        type=click.IntRange(1, 10_000),
+        metavar="N",
+        help="Chunks to retrieve for the reranker to keep -k of (default: [knowledge] rerank_candidates, "
+        "else max(4k, 20)).",
+    )(command)
+    return click.option(
+        "--rerank",
+        callback=rerank_ref,
+        metavar="PROVIDER:MODEL",
+        help="Re-score the candidates with a rerank model or a chat model and keep the -k best "
+        "(default: [knowledge] rerank_model; none: no reranking).",
+    )(command)
+
+
 def _knowledge_base(host: Host, name: str, embedding_model: str | None = None) -> KnowledgeBase:
     """The knowledge base NAME; ``embedding_model`` applies to a collection that does not exist yet."""
     return host.knowledge_base(name, embedding_model=embedding_model)
@@ -87,7 +115,10 @@ def _print_report(kb: KnowledgeBase, report: IngestReport) -> None:
         click.echo(f"skipped {item.source}: {item.reason}", err=True)
     sources = f"{report.documents} document(s)" + (f" from {report.files} file(s)" if report.files else "")
     click.echo(f"ingested {sources} into {kb.ref}")
-    replaced = f" ({report.sources_replaced} source(s) replaced)" if report.sources_replaced else ""
+    notes = [f"{report.sources_replaced} source(s) replaced"] if report.sources_replaced else []
+    if report.sources_deleted:
+        notes.append(f"{report.sources_deleted} source(s) gone")
+    replaced = f" ({', '.join(notes)})" if notes else ""
     click.echo(f"chunks: {report.inserted} inserted, {report.unchanged} unchanged, {report.deleted} deleted{replaced}")
     click.echo(f"tokens: {report.tokens:,} in {report.calls} ingest call(s), {report.duration_s:.1f} s")
     if report.skipped:
@@ -122,6 +153,11 @@ def _print_report(kb: KnowledgeBase, report: IngestReport) -> None:
     show_default=True,
     help="insert: write what changed; replace: rewrite every source given; repopulate: empty the collection first.",
 )
+@click.option(
+    "--append-only",
+    is_flag=True,
+    help="Keep the chunks of files that are gone from PATH (default: delete them, a sync).",
+)
 @click.option("--base-url", metavar="URL", help="Source links are URL/RELATIVE-PATH instead of file:// URIs.")
 @click.option("--text-field", default="text", show_default=True, help="JSON Lines: the field holding the text.")
 @click.option("--id-field", default="id", show_default=True, help="JSON Lines: the field identifying a record.")
@@ -141,6 +177,7 @@ def ingest_command(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     mode: str,
+    append_only: bool,
     base_url: str | None,
     text_field: str,
     id_field: str,
@@ -150,7 +187,8 @@ def ingest_command(
     """Chunk, embed and store the files under PATH... in knowledge base NAME.
 
     Directories are read recursively: text, Markdown, HTML, PDF and JSON Lines files. Running the
-    same command again writes only what changed, and finishes an interrupted ingestion. Without
+    same command again writes only what changed, deletes the chunks of files that are gone from
+    PATH (unless --append-only), and finishes an interrupted ingestion. Without
     PATH, a knowledge base that reads its own data source (Bedrock) ingests from it: see
     `genai kb sync`.
     """
@@ -158,14 +196,15 @@ def ingest_command(
         _only_with_paths(
             embedding_model=embedding_model, strategy=strategy != "markdown", chunk_size=chunk_size,
             overlap=overlap, metadata=metadata, include=include, exclude=exclude, mode=mode != "insert",
-            base_url=base_url, text_field=text_field != "text", id_field=id_field != "id",
+            append_only=append_only, base_url=base_url, text_field=text_field != "text", id_field=id_field != "id",
             metadata_field=metadata_field,
         )  # fmt: skip
         _sync(state, name, None, wait=True, as_json=as_json)
         return
     from ..knowledge.chunking import Chunker  # noqa: PLC0415
     from ..knowledge.loaders import Loader, RecordFields  # noqa: PLC0415
-    from ..knowledge.pipeline import ingest_documents  # noqa: PLC0415
+    from ..knowledge.pipeline import Ingestor  # noqa: PLC0415
+    from ..knowledge.sync import check_metadata  # noqa: PLC0415
 
     with bad_arguments():
         chunker = Chunker(strategy=strategy, size=chunk_size, overlap=overlap)
@@ -177,8 +216,10 @@ def ingest_command(
         )
     host = state.host
     kb = _knowledge_base(host, name, embedding_model)
-    documents = list(loader.load(paths))
-    report = ingest_documents(host, kb, documents, mode=mode, chunker=chunker, metadata=metadata)
+    with bad_arguments():
+        check_metadata(metadata)
+        ingestor = Ingestor(host, kb, chunker=chunker, metadata=metadata)
+    report = ingestor.ingest_paths(paths, loader=loader, mode=mode, sync=not append_only)
     if as_json:
         echo_json({"knowledge_base": kb.ref, **unstructure(report)})
     else:
@@ -265,6 +306,7 @@ def _print_chunks(chunks: Iterable[KnowledgeBaseChunk], numbered: bool) -> None:
 @click.option("--min-similarity", type=float, metavar="X", help="Leave out chunks less similar than X (-1 to 1).")
 @click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
 @search_type_option
+@rerank_options
 @click.option("--json", "as_json", is_flag=True, help="Print the retrieval result as JSON.")
 @pass_state
 def search_command(
@@ -276,6 +318,8 @@ def search_command(
     min_similarity: float | None,
     filters: dict[str, str],
     search_type: str | None,
+    rerank: str | Literal[False] | None,
+    rerank_candidates: int | None,
     as_json: bool,
 ) -> None:
     """Print the chunks of knowledge base NAME most relevant to QUERY, best first.
@@ -289,7 +333,7 @@ def search_command(
         retrieval = RetrievalQuery(
             text=text, k=k, min_similarity=min_similarity, filter=metadata_filter(filters), search_type=search_type
         )
-    result = state.host.retrieve(name, retrieval)
+    result = state.host.retrieve(name, retrieval, rerank=rerank, rerank_candidates=rerank_candidates)
     if as_json:
         echo_json(unstructure(result))
         return
@@ -306,7 +350,19 @@ def search_command(
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many chunks to give the model.")
 @click.option("--filter", "filters", multiple=True, callback=pairs, metavar="KEY=VALUE", help="Metadata must match.")
 @search_type_option
-@click.option("--json", "as_json", is_flag=True, help="Print the response (with references) as JSON.")
+@rerank_options
+@click.option(
+    "--min-similarity",
+    type=float,
+    metavar="X",
+    help="Leave out chunks less similar than X (-1 to 1) before the model sees them.",
+)
+@click.option(
+    "--all-references",
+    is_flag=True,
+    help="List every chunk given to the model, not only those the answer cites.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the response (with the references listed) as JSON.")
 @pass_state
 def ask_command(
     state: CliState,
@@ -317,26 +373,43 @@ def ask_command(
     k: int,
     filters: dict[str, str],
     search_type: str | None,
+    rerank: str | Literal[False] | None,
+    rerank_candidates: int | None,
+    min_similarity: float | None,
+    all_references: bool,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION from knowledge base NAME with a chat model, then list the references.
+    """Answer QUESTION from knowledge base NAME with a chat model, then list the references the
+    answer cites (every chunk given to the model with --all-references), numbered as the answer's
+    [n] markers.
 
     QUESTION may be - to read standard input.
     """
+    from ..knowledge.rag import numbered_references  # noqa: PLC0415
+
     text = read_prompt(question, "QUESTION")
     with bad_arguments():
         response = state.host.retrieve_and_generate(
-            name, text, model=model, k=k, filter=metadata_filter(filters), search_type=search_type
-        )
+            name, text, model=model, k=k, filter=metadata_filter(filters), search_type=search_type,
+            rerank=rerank, rerank_candidates=rerank_candidates, min_similarity=min_similarity,
+        )  # fmt: skip
+    listed = numbered_references(response.references, cited_only=not all_references)
     if as_json:
-        echo_json(unstructure(response))
+        data = unstructure(response)
+        data["references"] = [{"number": number, **unstructure(reference)} for number, reference in listed]
+        echo_json(data)
         return
     click.echo(response.text)
-    if response.references:
+    if listed:
         click.echo("\nReferences:")
-        for index, reference in enumerate(response.references, start=1):
+        for number, reference in listed:
             where = f" - {reference.source}" if reference.source else ""
-            click.echo(f"[{index}] {reference.title or '(untitled)'}{where}")
+            click.echo(f"[{number}] {reference.title or '(untitled)'}{where}")
+    elif response.references:
+        click.echo(
+            f"the answer cites none of the {len(response.references)} references; --all-references lists them",
+            err=True,
+        )
 
 
 # -- list, chunks, delete ---------------------------------------------------------------------------

@@ -74,6 +74,7 @@ _VOID_ELEMENTS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 )
 _SPACES = re.compile(r"[ \t\n\f\v]+")
+_HEADINGS = {f"h{level}": level for level in range(1, 7)}
 
 
 class _TextExtractor(HTMLParser):
@@ -82,6 +83,9 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
+        #: ``paragraph index -> level`` of the paragraphs that are headings (``<h1>`` to ``<h6>``).
+        self.heading_levels: dict[int, int] = {}
+        self._heading_level = 0
         self.title_parts: list[str] = []
         self.first_h1: str | None = None
         self._current: list[str] = []
@@ -94,6 +98,8 @@ class _TextExtractor(HTMLParser):
         text = "".join(self._current)
         text = text.strip("\n") if self._pre_depth else _SPACES.sub(" ", text).strip()
         if text.strip():
+            if self._heading_level:
+                self.heading_levels[len(self.paragraphs)] = self._heading_level
             self.paragraphs.append(text)
         self._current = []
 
@@ -109,6 +115,8 @@ class _TextExtractor(HTMLParser):
         elif tag in _BLOCK_ELEMENTS:
             self._flush()
             self._pre_depth += tag == "pre"
+            if tag in _HEADINGS:
+                self._heading_level = _HEADINGS[tag]
             if tag == "h1" and self.first_h1 is None:
                 self._h1_parts = []
         elif tag == "img":
@@ -125,6 +133,8 @@ class _TextExtractor(HTMLParser):
             return
         elif tag in _BLOCK_ELEMENTS:
             self._flush()
+            if tag in _HEADINGS:
+                self._heading_level = 0
             if tag == "pre":
                 self._pre_depth = max(0, self._pre_depth - 1)
             if tag == "h1" and self._h1_parts is not None:
@@ -150,14 +160,39 @@ def html_charset(data: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def html_text(markup: str) -> tuple[str | None, str]:
-    """The title (``<title>``, else the first ``<h1>``) and visible text of an HTML document;
-    paragraphs are separated by blank lines."""
+@frozen(kw_only=True)
+class HtmlPage:
+    """What :func:`html_page` read from an HTML document."""
+
+    #: ``<title>``, else the first ``<h1>``.
+    title: str | None
+    #: The visible text, paragraphs separated by blank lines.
+    text: str
+    #: ``(offset, level)`` of each heading paragraph (``<h1>`` to ``<h6>``) in ``text``.
+    headings: tuple[tuple[int, int], ...] = ()
+
+
+def html_page(markup: str) -> HtmlPage:
+    """The title, visible text and headings of an HTML document."""
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
     title = _SPACES.sub(" ", "".join(parser.title_parts)).strip() or parser.first_h1
-    return title, "\n\n".join(parser.paragraphs)
+    headings: list[tuple[int, int]] = []
+    offset = 0
+    for index, paragraph in enumerate(parser.paragraphs):
+        level = parser.heading_levels.get(index)
+        if level:
+            headings.append((offset + len(paragraph) - len(paragraph.lstrip()), level))
+        offset += len(paragraph) + 2
+    return HtmlPage(title=title, text="\n\n".join(parser.paragraphs), headings=tuple(headings))
+
+
+def html_text(markup: str) -> tuple[str | None, str]:
+    """The title (``<title>``, else the first ``<h1>``) and visible text of an HTML document;
+    paragraphs are separated by blank lines."""
+    page = html_page(markup)
+    return page.title, page.text
 
 
 # -- PDF -------------------------------------------------------------------------------------

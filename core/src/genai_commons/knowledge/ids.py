@@ -78,7 +78,8 @@ def document_chunks(
     document: Document, pieces: Sequence[Piece], metadata: Mapping[str, str] | None = None
 ) -> list[KnowledgeBaseChunk]:
     """The knowledge-base chunks of a document's pieces, with ids, human-readable ids and metadata
-    (the document's, then ``metadata``, then the piece's heading path and page)."""
+    (the document's, then ``metadata``, then the piece's heading path and page). A chunk's text
+    is :attr:`Piece.content`: its heading-path line, if any, then the piece's text."""
     occurrences: Counter[str] = Counter()
     chunks = []
     for piece, readable in zip(pieces, human_readable_ids(document, pieces), strict=True):
@@ -89,19 +90,20 @@ def document_chunks(
         if page is not None:
             pairs[PAGE_KEY] = str(page)
         collection = MetadataCollection(items=pairs)
-        occurrence = occurrences[piece.text]
-        occurrences[piece.text] += 1
+        text = piece.content  # the heading-path line, then the piece's text
+        occurrence = occurrences[text]
+        occurrences[text] += 1
         chunks.append(
             KnowledgeBaseChunk(
                 chunk_id=chunk_id(
                     document.source_id,
-                    piece.text,
+                    text,
                     occurrence=occurrence,
                     metadata=collection,
                     source_type=document.source_type,
                     human_readable_id=readable,
                 ),
-                input_text=piece.text,
+                input_text=text,
                 human_readable_id=readable,
                 source_id=document.source_id,
                 source_type=document.source_type,

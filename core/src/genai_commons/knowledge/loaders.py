@@ -40,7 +40,7 @@ from ._extract import (
     ExtractError,
     decode_text,
     html_charset,
-    html_text,
+    html_page,
     looks_binary,
     markdown_title,
     normalize_newlines,
@@ -88,6 +88,10 @@ def _offsets(value: Iterable[int]) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _heading_marks(value: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    return tuple((int(offset), int(level)) for offset, level in value)
+
+
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         raise ValidationError(f"expected a list of strings, got the string {value!r}")
@@ -103,6 +107,8 @@ class Document:
     :param source_type: the kind of source object (the seed's MxEntity): ``file`` for files.
     :param human_readable_id: what users recognise (a path, a title); defaults to ``source_id``.
     :param page_offsets: where each page's text starts in ``text`` (PDF), for page numbers.
+    :param headings: ``(offset, level)`` of each heading paragraph in ``text`` when the format is
+        not Markdown but the loader knows them (HTML ``<h1>`` to ``<h6>``), for heading paths.
     """
 
     source_id: str = field(validator=non_empty)
@@ -113,6 +119,7 @@ class Document:
     human_readable_id: str = ""
     metadata: MetadataCollection = field(factory=MetadataCollection, converter=_metadata)
     page_offsets: tuple[int, ...] = field(default=(), converter=_offsets)
+    headings: tuple[tuple[int, int], ...] = field(default=(), converter=_heading_marks)
 
     def __attrs_post_init__(self) -> None:
         if not self.human_readable_id:
@@ -387,6 +394,7 @@ class Loader:
     def _document(self, file: Path, relative: str, document_format: DocumentFormat, data: bytes) -> Document:
         title: str | None = None
         page_offsets: tuple[int, ...] = ()
+        headings: tuple[tuple[int, int], ...] = ()
         if document_format is DocumentFormat.PDF:
             if looks_binary(data) and not data.lstrip().startswith(b"%PDF"):
                 raise ExtractError("not a PDF file (no %PDF header)")
@@ -401,7 +409,8 @@ class Loader:
                 markup = decode_text(data, self.encoding)
             except ExtractError:
                 markup = decode_text(data, html_charset(data) or "cp1252")
-            title, text = html_text(markup)
+            page = html_page(markup)
+            title, text, headings = page.title, page.text, page.headings
         else:
             text = decode_text(data, self.encoding)
             if document_format is DocumentFormat.MARKDOWN:
@@ -419,6 +428,7 @@ class Loader:
             human_readable_id=relative,
             metadata=metadata,
             page_offsets=page_offsets,
+            headings=headings,
         )
 
     def _records(self, file: Path, relative: str, data: bytes) -> Iterator[Document | Skipped]:

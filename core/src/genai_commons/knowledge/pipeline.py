@@ -21,8 +21,9 @@ the first call and then writes everything. A source larger than one call is repl
 call in ``replace`` mode and the rest inserted after it.
 
 Sources are identified by ``Document.source_id``; a second document with the same source id in
-one run is skipped and reported. Nothing here deletes sources that are no longer given: use
-``repopulate``, or :meth:`Ingestor.delete_sources`.
+one run is skipped and reported. Nothing here deletes sources that are no longer given: ingest
+files and directories with :meth:`Ingestor.ingest_paths` (a sync: see
+:mod:`genai_commons.knowledge.sync`), or use ``repopulate``, or :meth:`Ingestor.delete_sources`.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ from ..model.knowledge import ChunkCollection, KnowledgeBaseChunk
 from ..model.retrieval import IngestMode, IngestResult
 from .chunking import Chunker, count_tokens
 from .ids import document_chunks
-from .loaders import Document, DocumentFormat, Skipped
+from .loaders import Document, DocumentFormat, Loader, Skipped
+from .token_limits import within_window
 
 if TYPE_CHECKING:
+    import os
+
     from ..host import Host
     from ..model import KnowledgeBase
     from ..model.retrieval import Filter
@@ -76,6 +80,8 @@ class IngestReport:
     deleted: int = 0
     #: Sources whose chunks were replaced.
     sources_replaced: int = 0
+    #: Sources deleted because they are gone from the paths ingested (:meth:`Ingestor.ingest_paths`).
+    sources_deleted: int = 0
     #: Tokens of the chunks written (:func:`~genai_commons.knowledge.chunking.count_tokens`).
     tokens: int = 0
     #: Tokens the store reported for embedding, when it embeds itself.
@@ -219,6 +225,8 @@ class Ingestor:
     :param knowledge_base: a :class:`KnowledgeBase` or a reference (``local:notes``, ``notes``),
         resolved once, so that every call of an ingestion uses the same embedding model.
     :param chunker: how documents are cut; by Markdown sections of at most 200 tokens by default.
+        Whatever the chunker, no chunk is longer than the embedding model's ``max_input_tokens``
+        in its own tokens (:func:`~genai_commons.knowledge.token_limits.within_window`).
     :param metadata: key/values added to every chunk (after the document's own).
     :param batch_size: chunks per ``ingest`` call; default :func:`call_size`.
     :param progress: show a progress bar; default: when standard error is a terminal.
@@ -236,7 +244,7 @@ class Ingestor:
     ) -> None:
         self.host = host
         self.knowledge_base = host.knowledge_base(knowledge_base)
-        self.chunker = chunker or Chunker()
+        self.chunker = within_window(chunker or Chunker(), host, self.knowledge_base.embedding_model)
         self.metadata = dict(metadata or {})
         self.batch_size = batch_size if batch_size is not None else call_size(host, self.knowledge_base)
         if self.batch_size < 1:
@@ -247,7 +255,12 @@ class Ingestor:
 
     def chunks_of(self, document: Document) -> list[KnowledgeBaseChunk]:
         """The chunks this ingestor makes of a document, with their ids."""
-        pieces = self.chunker.split(document.text, markdown=document.format is DocumentFormat.MARKDOWN)
+        pieces = self.chunker.split(
+            document.text,
+            markdown=document.format is DocumentFormat.MARKDOWN,
+            title=document.title,
+            headings=document.headings,
+        )
         return document_chunks(document, pieces, self.metadata)
 
     def _plan(
@@ -378,6 +391,37 @@ class Ingestor:
             duration_s=round(report.duration_s, 3),
         )
         return report
+
+    def ingest_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        loader: Loader | None = None,
+        mode: IngestMode | str = "insert",
+        sync: bool = True,
+    ) -> IngestReport:
+        """Ingest files and directories, with source ids stable across roots; with ``sync`` (the
+        default), delete the sources under each path that are gone. ``sync=False`` only adds and
+        updates (append-only). See :mod:`genai_commons.knowledge.sync`.
+
+        :param loader: how files are read (default: :class:`~genai_commons.knowledge.loaders.Loader`).
+        """
+        from .sync import ingest_paths  # noqa: PLC0415
+
+        return ingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
+
+    async def aingest_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        loader: Loader | None = None,
+        mode: IngestMode | str = "insert",
+        sync: bool = True,
+    ) -> IngestReport:
+        """:meth:`ingest_paths`, async."""
+        from .sync import aingest_paths  # noqa: PLC0415
+
+        return await aingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
 
     # -- management -------------------------------------------------------------------------
 

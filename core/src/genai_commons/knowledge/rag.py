@@ -107,6 +107,13 @@ def references_for(chunks: Sequence[KnowledgeBaseChunk], answer: str) -> tuple[R
     )
 
 
+def numbered_references(references: Sequence[Reference], *, cited_only: bool = True) -> list[tuple[int, Reference]]:
+    """The references with their numbers (from 1, the ``[n]`` the answer cites them by): those
+    with citations only, unless ``cited_only`` is false. A provider's own retrieve-and-generate
+    (Bedrock) returns the passages it cites, each with its citations, so they are kept as well."""
+    return [(n, ref) for n, ref in enumerate(references, 1) if ref.citations or not cited_only]
+
+
 def _source_type(link: str | None) -> SourceType:
     return SourceType.URL if link is None or link.startswith(("http://", "https://")) else SourceType.LOCATION
 

@@ -52,6 +52,9 @@ _EXPORTS: dict[str, str] = {
     "Range": "retrieval",
     "Reference": "chat",
     "Request": "chat",
+    "RerankRequest": "rerank",
+    "RerankResponse": "rerank",
+    "RerankResult": "rerank",
     "Response": "chat",
     "RetrievalQuery": "retrieval",
     "RetrievalResult": "retrieval",
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
     from .files import FileCollection, FileContent
     from .images import ImageOptions
     from .knowledge import Chunk, ChunkCollection, KnowledgeBaseChunk, Metadata, MetadataCollection, Vector
+    from .rerank import RerankRequest, RerankResponse, RerankResult
     from .retrieval import (
         And,
         Eq,
@@ -159,6 +163,9 @@ __all__ = [
     "Range",
     "Reference",
     "Request",
+    "RerankRequest",
+    "RerankResponse",
+    "RerankResult",
     "Response",
     "RetrievalQuery",
     "RetrievalResult",

@@ -75,6 +75,8 @@ class Modality(StrEnum):
     AUDIO = "audio"
     VIDEO = "video"
     EMBEDDINGS = "embeddings"
+    #: Relevance scores of candidate texts for a query: the output of a rerank model.
+    RERANK = "rerank"
     OTHER = "other"
 
 
@@ -109,6 +111,7 @@ class Capability(StrEnum):
     RETRIEVE = "retrieve"
     INGEST = "ingest"
     AGENT = "agent"
+    RERANK = "rerank"
 
 
 class SearchType(StrEnum):
@@ -124,7 +127,7 @@ class SearchType(StrEnum):
     VECTOR = "vector"
     #: Full-text search of the query's words, ranked by BM25; nothing is embedded.
     KEYWORD = "keyword"
-    #: Both rankings fused (reciprocal rank fusion, or the backend's own hybrid search).
+    #: Both rankings fused (:mod:`genai_commons.knowledge.fusion`, or the backend's own hybrid search).
     HYBRID = "hybrid"
 
     @property

@@ -130,8 +130,12 @@ class KnowledgeBaseChunk(Chunk):
     source_id: str | None = None
     source_type: str | None = None
     metadata: MetadataCollection = field(factory=MetadataCollection, converter=to_metadata)
-    #: Cosine similarity to the query, on chunks returned by a retrieval.
+    #: Cosine similarity to the query, on chunks returned by a retrieval; after reranking, the
+    #: rerank model's relevance score (0 to 1).
     similarity: float | None = field(default=None, validator=in_range(-1.0001, 1.0001))
+    #: The retrieval's own similarity, on chunks a rerank model re-scored (``similarity`` then
+    #: holds the rerank score); None otherwise.
+    retrieval_similarity: float | None = field(default=None, validator=in_range(-1.0001, 1.0001))
 
 
 def _chunk_tuple(value: Iterable[Chunk]) -> tuple[Chunk, ...]:

@@ -33,7 +33,7 @@ class Usage:
     provider: str = field(validator=non_empty)
     deployed_model_display_name: str
     model_id: str
-    #: ``chat``, ``embed``, ``image``, ``retrieve``, ``ingest`` or ``agent``.
+    #: ``chat``, ``embed``, ``image``, ``rerank``, ``retrieve``, ``ingest`` or ``agent``.
     operation: str
     input_tokens: int = field(default=0, validator=in_range(0, None))
     output_tokens: int = field(default=0, validator=in_range(0, None))

@@ -2,8 +2,9 @@
 
 It honours :class:`SearchType`: ``vector`` ranks by cosine similarity; ``keyword`` by term
 overlap (the share of the query's distinct words a chunk holds, which is also its similarity;
-chunks holding none are left out); ``hybrid`` fuses the two rankings by reciprocal rank, with the
-larger of the two similarities — the shapes real backends return, with simpler scores.
+chunks holding none are left out); ``hybrid`` fuses the two rankings as the backends do
+(:func:`..knowledge.fusion.fuse`), with the larger of the two similarities — the shapes real
+backends return, with simpler scores.
 """
 
 from __future__ import annotations
@@ -156,11 +157,11 @@ class MemoryStore:
                 overlap = len(wanted & set(words(chunk.input_text)))
                 if overlap:
                     keyword_scores[chunk.chunk_id] = overlap / len(wanted)
-        rankings = [
-            sorted(scores, key=lambda cid: -scores[cid]) for scores in (vector_scores, keyword_scores) if scores
-        ]
+        vector_ranking, keyword_ranking = (
+            sorted(scores.items(), key=lambda pair: -pair[1]) for scores in (vector_scores, keyword_scores)
+        )
         found: list[KnowledgeBaseChunk] = []
-        for chunk_id, _ in fuse(rankings):
+        for chunk_id, _ in fuse(vector_ranking, keyword_ranking):
             similarity = hybrid_similarity(vector_scores.get(chunk_id), keyword_scores.get(chunk_id))
             if similarity is None or (query.min_similarity is not None and similarity < query.min_similarity):
                 continue

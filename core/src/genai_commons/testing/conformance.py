@@ -91,6 +91,8 @@ class ProviderConformance:
     KNOWLEDGE_BASE: ClassVar[str | None] = None
     #: An agent reference (``provider:agent_id``).
     AGENT: ClassVar[str | None] = None
+    #: A rerank model (``provider:model``) of a provider that declares the rerank capability.
+    RERANK_MODEL: ClassVar[str | None] = None
     #: Whether the same input gives the same output (true of a faked transport).
     DETERMINISTIC: ClassVar[bool] = True
 
@@ -162,6 +164,10 @@ class ProviderConformance:
     def agent(self) -> str | None:
         return self.AGENT
 
+    @pytest.fixture
+    def rerank_model(self) -> str | None:
+        return self.RERANK_MODEL
+
     # -- hooks a plugin implements ---------------------------------------------------------
 
     def fail_next(self, plugin: Any, kind: str) -> None:
@@ -215,6 +221,7 @@ class ProviderConformance:
             Capability.RETRIEVE: "knowledge_base",
             Capability.INGEST: "knowledge_base",
             Capability.AGENT: "agent",
+            Capability.RERANK: "rerank_model",
         }
         missing = sorted(
             c.value for c in host.providers()[provider_name].capabilities if request.getfixturevalue(given[c]) is None
@@ -241,6 +248,7 @@ class ProviderConformance:
             Capability.RETRIEVE: lambda: host.retrieve(kb, "anything"),
             Capability.INGEST: lambda: host.ingest(kb, ChunkCollection.of_texts(_TEXTS)),
             Capability.AGENT: lambda: host.invoke_agent(f"{provider_name}:conformance-probe", "hello"),
+            Capability.RERANK: lambda: host.rerank(probe(Modality.RERANK), "anything", _TEXTS),
         }
         for capability, call in calls.items():
             if capability in declared:
@@ -302,6 +310,18 @@ class ProviderConformance:
         assert len({len(v) for v in vectors}) == 1 and len(vectors[0]) > 0
         assert all(math.isfinite(x) for v in vectors for x in v)
         self._one_usage(recorder, provider_name, "embed")
+
+    def test_rerank(self, host: Host, rerank_model: str | None, provider_name: str, recorder: UsageRecorder) -> None:
+        ref = self._need(rerank_model, "rerank_model")
+        query, documents = "a fox", ["jumps over the lazy dog", "the quick brown fox", "an unrelated text"]
+        result = host.rerank(ref, query, documents)
+        indexes = [r.index for r in result.results]
+        assert sorted(indexes) == list(range(len(documents))), "every candidate is scored once"
+        scores = [r.relevance_score for r in result.results]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores), "best first, 0 to 1"
+        assert [r.index for r in host.rerank(ref, query, documents, top_n=1).results] == indexes[:1]
+        assert asyncio.run(host.arerank(ref, query, documents)).results == result.results
+        assert [u.operation for u in recorder.records if u.provider == provider_name].count("rerank") == 3
 
     def test_embed_sync_and_async_agree(self, host: Host, embedding_model: str | None) -> None:
         ref = self._need(embedding_model, "embedding_model")

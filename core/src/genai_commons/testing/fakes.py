@@ -1,7 +1,8 @@
 """In-process fake providers for tests, built on :class:`genai_commons.Provider` like a real plugin.
 
-* :class:`FakeProvider` — every capability, implemented with sync methods (the base class runs
-  them in a worker thread for the async API).
+* :class:`FakeProvider` — every capability but reranking (its chat models rerank through the
+  host's prompt), implemented with sync methods (the base class runs them in a worker thread for
+  the async API).
 * :class:`FakeAsyncProvider` — every capability, implemented with native ``_async`` methods (the
   base class drives them on a private loop for the sync API).
 * :class:`FakeChatProvider` — chat and streaming chat only.
@@ -33,7 +34,7 @@ Behaviour:
 * Images are real 1x1 PNG files, ``options.number_of_images`` of them.
 * Retrieval and ingestion use an in-memory store per collection (``k``, ``min_similarity`` and
   ``query.combined_filter()`` honoured; insert, replace and repopulate). Every search type is
-  offered: vector (cosine similarity), keyword (term overlap) and hybrid (both, fused by rank);
+  offered: vector (cosine similarity), keyword (term overlap) and hybrid (both, fused as real backends fuse);
   ``make_fake_provider_class(search_types=...)`` offers fewer.
   The store is managed like a real one (``stored_chunk_ids``, ``delete_chunks``,
   ``drop_collection``, ``list_chunks``; recorded as ``ingest`` calls whose ``options`` is the

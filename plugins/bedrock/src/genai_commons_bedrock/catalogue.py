@@ -14,7 +14,8 @@ from .settings import ModelEntry
 
 _OUTPUT = {"TEXT": Modality.TEXT, "IMAGE": Modality.IMAGE, "EMBEDDING": Modality.EMBEDDINGS,
            "VIDEO": Modality.VIDEO, "SPEECH": Modality.AUDIO, "AUDIO": Modality.AUDIO}  # fmt: skip
-_KIND_OUTPUT = {Kind.CHAT: Modality.TEXT, Kind.EMBED: Modality.EMBEDDINGS, Kind.IMAGE: Modality.IMAGE}
+_KIND_OUTPUT = {Kind.CHAT: Modality.TEXT, Kind.EMBED: Modality.EMBEDDINGS, Kind.IMAGE: Modality.IMAGE,
+                Kind.RERANK: Modality.RERANK}  # fmt: skip
 
 #: Well-known on-demand models, shown by ``genai models`` when Bedrock cannot be asked.
 BUILT_IN: tuple[tuple[str, str], ...] = (
@@ -39,6 +40,8 @@ BUILT_IN: tuple[tuple[str, str], ...] = (
     ("amazon.titan-image-generator-v2:0", "Titan Image Generator G1 v2"),
     ("amazon.titan-image-generator-v1", "Titan Image Generator G1"),
     ("amazon.nova-canvas-v1:0", "Nova Canvas"),
+    ("amazon.rerank-v1:0", "Rerank 1.0"),
+    ("cohere.rerank-v3-5:0", "Rerank 3.5"),
 )
 
 
@@ -84,6 +87,8 @@ def model_from_summary(summary: Mapping[str, Any], display_name: str | None = No
             break
     else:
         output = outputs[0] if outputs else _KIND_OUTPUT.get(family.kind, Modality.OTHER)
+    if family.kind is Kind.RERANK:  # listed with TEXT output, but called through Rerank only
+        output = Modality.RERANK
     chat = output is Modality.TEXT and family.kind is Kind.CHAT
     vision = "IMAGE" in summary.get("inputModalities", ())
     callable_ = _KIND_OUTPUT.get(family.kind) is output

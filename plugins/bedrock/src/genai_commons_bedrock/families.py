@@ -19,6 +19,7 @@ class Kind(StrEnum):
     CHAT = "chat"  # Converse / ConverseStream
     EMBED = "embed"  # InvokeModel, an embeddings body
     IMAGE = "image"  # InvokeModel, an image-generation body
+    RERANK = "rerank"  # Rerank (bedrock-agent-runtime)
     OTHER = "other"  # listed, not callable through the core's operations
 
 
@@ -106,7 +107,8 @@ _RULES: tuple[tuple[re.Pattern[str], Family], ...] = tuple(
         (r"^ai21\.j2", _chat("jurassic-2", system=False, streaming=False)),
         (r"^deepseek\.", _chat("deepseek", documents=True)),
         (r"^writer\.", _chat("palmyra", tools=True, documents=True)),
-        (r"^(amazon\.titan-embed|cohere\.rerank|amazon\.rerank)", Family(name="unsupported-embed", kind=Kind.OTHER)),
+        (r"^(amazon|cohere)\.rerank", Family(name="rerank", kind=Kind.RERANK, system=False, streaming=False)),
+        (r"^amazon\.titan-embed", Family(name="unsupported-embed", kind=Kind.OTHER)),
         (r"^(stability|luma|amazon\.nova-(reel|sonic)|twelvelabs)\.?", Family(name="unsupported", kind=Kind.OTHER)),
     )
 )

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
         KnowledgeBase,
         ProviderSettings,
         Request,
+        RerankRequest,
+        RerankResponse,
         Response,
         RetrievalQuery,
         RetrievalResult,
@@ -52,7 +54,7 @@ class BedrockProvider(Provider):
     """Amazon Bedrock through boto3: Converse chat and streaming for every family Bedrock serves
     that way, Titan and Cohere embeddings, Titan Image Generator and Nova Canvas images, the raw
     InvokeModel operation and the ListFoundationModels catalogue; knowledge bases (Retrieve,
-    RetrieveAndGenerate, ingestion jobs) and agents (InvokeAgent).
+    RetrieveAndGenerate, ingestion jobs), reranking (Rerank) and agents (InvokeAgent).
 
     Settings are ``[providers.bedrock]`` (see ``docs/bedrock.md``); credentials come from boto3's
     standard chain and are first needed by the first call, never by ``configure``.
@@ -64,7 +66,7 @@ class BedrockProvider(Provider):
     name = "bedrock"  # errors.PROVIDER, without importing the errors module at start-up
     description = (
         "Amazon Bedrock: Converse chat and streaming, Titan and Cohere embeddings, Titan and Nova images, "
-        "knowledge bases and agents"
+        "knowledge bases, reranking and agents"
     )
     #: Knowledge bases search by vector (SEMANTIC) or hybrid (HYBRID); see :mod:`.knowledge`.
     search_types = frozenset({SearchType.VECTOR, SearchType.HYBRID})
@@ -263,6 +265,13 @@ class BedrockProvider(Provider):
 
         client, region = self._runtime()
         return invoke_model(client, model_id, body, content_type=content_type, accept=accept, region=region)
+
+    def rerank(self, model: DeployedModel, request: RerankRequest) -> RerankResponse:
+        """Rerank (``bedrock-agent-runtime``) with a rerank model such as ``amazon.rerank-v1:0``."""
+        from . import rerank  # noqa: PLC0415
+
+        client, region = self._client(AGENT_RUNTIME)
+        return rerank.rerank(client, model, request, region=region)
 
     # -- knowledge bases ----------------------------------------------------------------------
 

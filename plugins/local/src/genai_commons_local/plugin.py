@@ -160,6 +160,19 @@ class LocalProvider(Provider):
             model_id=model.model_id,
         )
 
+    def count_tokens(self, model: DeployedModel, texts: Sequence[str]) -> Sequence[int] | None:
+        """Tokens per text with the model's own ``tokenizer.json`` (Hugging Face ``tokenizers``,
+        no torch); ``None`` for a model given by a Hugging Face name rather than a directory."""
+        from pathlib import Path  # noqa: PLC0415
+
+        from .embeddings import _source  # noqa: PLC0415
+        from .tokens import count_model_tokens  # noqa: PLC0415
+
+        source = Path(_source(self.local_settings, model.model_id))
+        if not (source / "tokenizer.json").is_file():
+            return None
+        return count_model_tokens(source, list(texts))
+
     # -- knowledge bases -------------------------------------------------------------------
 
     def retrieve(self, knowledge_base: KnowledgeBase, query: RetrievalQuery) -> RetrievalResult:

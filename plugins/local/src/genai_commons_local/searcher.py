@@ -14,7 +14,8 @@
 That is a ``vector`` search (``query.search_type`` None or ``vector``). A ``keyword`` search runs
 one FTS5 query instead (:func:`.keywords.ranking`: BM25 under the same filter, as SQL), reading no
 vectors. A ``hybrid`` search runs both for the best :func:`~genai_commons.knowledge.fusion.candidates`
-of each and fuses the two rankings by reciprocal rank (:func:`~genai_commons.knowledge.fusion.fuse`);
+of each and fuses the two rankings (:func:`~genai_commons.knowledge.fusion.fuse`, the fusion every
+client-side backend shares);
 each chunk's similarity is the larger of its cosine similarity and its keyword similarity.
 """
 
@@ -131,7 +132,7 @@ class Searcher:
         self, reader: Reader, info: CollectionInfo, snapshot: Snapshot, q: Matrix, query: RetrievalQuery
     ) -> RetrievalResult:
         """The vector and the keyword rankings, each of the best ``candidates(k)`` under the filter,
-        fused by reciprocal rank."""
+        fused (:func:`~genai_commons.knowledge.fusion.fuse`)."""
         assert query.text is not None
         where = query.combined_filter()
         wanted = candidates(query.k)
@@ -145,7 +146,8 @@ class Searcher:
         keyword = {row: keyword_similarity(score) for row, score in zip(keyword_ids, keyword_scores, strict=True)}
         rows: list[int] = []
         similarities: list[float] = []
-        for row, _ in fuse([vector_ids.tolist(), keyword_ids]):
+        vector_ranking = list(zip(vector_ids.tolist(), vector_scores.tolist(), strict=True))
+        for row, _ in fuse(vector_ranking, list(zip(keyword_ids, keyword_scores, strict=True))):
             cosine = cosines.get(row)
             similarity = hybrid_similarity(None if cosine is None else min(max(cosine, -1.0), 1.0), keyword.get(row))
             if similarity is None or (query.min_similarity is not None and similarity < query.min_similarity):

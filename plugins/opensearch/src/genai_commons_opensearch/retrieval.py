@@ -7,7 +7,9 @@
   times 2.2: Lucene's BM25 leaves out the ``k1 + 1`` factor of the textbook formula that SQLite
   FTS5 (the local store) keeps, so a match gets about the same similarity on both backends.
 * ``hybrid``: both searches, each for the best :func:`~genai_commons.knowledge.fusion.candidates`
-  under the filter, fused in the client by reciprocal rank (k = 60). OpenSearch's own ``hybrid``
+  under the filter, fused in the client by :func:`~genai_commons.knowledge.fusion.fuse` (the
+  fusion the local store uses too: scores normalised and combined as OpenSearch's normalization
+  processor does). OpenSearch's own ``hybrid``
   query needs a search pipeline with a normalization processor (neural-search plugin, and a
   pipeline created on the cluster); fusing here needs neither, and works alike on every cluster and
   on Amazon OpenSearch Serverless. A chunk's similarity is the larger of its cosine similarity
@@ -50,7 +52,9 @@ def retrieve(search: Search, query: RetrievalQuery) -> list[KnowledgeBaseChunk]:
     by_keyword = {hit["_source"]["chunk_id"]: hit for hit in search(keyword_search(query, size))}
     vector_order = sorted(by_vector, key=lambda chunk_id: -float(by_vector[chunk_id]["_score"]))
     fused: list[KnowledgeBaseChunk] = []
-    for chunk_id, _ in fuse([vector_order, list(by_keyword)]):
+    vector_ranking = [(chunk_id, float(by_vector[chunk_id]["_score"])) for chunk_id in vector_order]
+    keyword_ranking = [(chunk_id, float(hit["_score"])) for chunk_id, hit in by_keyword.items()]
+    for chunk_id, _ in fuse(vector_ranking, keyword_ranking):
         vector_hit, keyword_hit = by_vector.get(chunk_id), by_keyword.get(chunk_id)
         similarity = hybrid_similarity(
             None if vector_hit is None else similarity_from_score(float(vector_hit["_score"])),

@@ -30,6 +30,8 @@ _SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 _KMS_KEY = re.compile(r"^arn:aws(|-cn|-us-gov):kms:[a-zA-Z0-9-]*:[0-9]{12}:key/[a-zA-Z0-9-]{36}$")
 _MODEL_ARN = re.compile(r"^arn:aws:bedrock:(?P<region>[a-z0-9-]+)::foundation-model/(?P<model>.+)$")
 _PROFILE = re.compile(r"^(us|eu|apac|global)\.(?P<model>.+)$")
+#: The reranking models Rerank accepts.
+RERANK_MODELS = frozenset({"amazon.rerank-v1:0", "cohere.rerank-v3-5:0"})
 NO_ANSWER = "Sorry, I am unable to assist you with this request."
 
 
@@ -346,6 +348,29 @@ class LocalKnowledge:
         if end < len(results):
             answer["nextToken"] = base64.b64encode(str(end).encode()).decode()
         return json_answer(answer)
+
+    def _rerank(self, _path: Mapping[str, str], body: Mapping[str, Any]) -> Answer:
+        """Rerank: each inline text source scored by the cosine of its hashed words with the
+        query's, mapped to 0..1; ``numberOfResults`` best, no paging."""
+        queries = body.get("queries") or []
+        if len(queries) != 1 or (queries[0].get("textQuery") or {}).get("text") in (None, ""):
+            raise _invalid("queries must hold exactly one TEXT query with its text")
+        configuration = (body.get("rerankingConfiguration") or {}).get("bedrockRerankingConfiguration") or {}
+        arn = (configuration.get("modelConfiguration") or {}).get("modelArn")
+        found = _MODEL_ARN.match(arn) if isinstance(arn, str) else None
+        if found is None or found["model"] not in RERANK_MODELS or found["region"] != self.region:
+            raise _invalid(f"The provided model ARN {arn} is not a reranking model of this region")
+        sources = body.get("sources") or []
+        if not 1 <= len(sources) <= 1000:
+            raise _invalid("sources must hold 1 to 1000 documents")
+        query = vector(queries[0]["textQuery"]["text"], 256)
+        texts = [((s.get("inlineDocumentSource") or {}).get("textDocument") or {}).get("text", "") for s in sources]
+        scored = [
+            {"index": i, "relevanceScore": round((1 + _cosine(query, vector(text, 256))) / 2, 6)}
+            for i, text in enumerate(texts)
+        ]
+        scored.sort(key=lambda r: (-r["relevanceScore"], r["index"]))
+        return json_answer({"results": scored[: configuration.get("numberOfResults") or len(scored)]})
 
     def _retrieve_and_generate(self, path: Mapping[str, str], body: Mapping[str, Any]) -> Answer:
         question = (body.get("input") or {}).get("text")

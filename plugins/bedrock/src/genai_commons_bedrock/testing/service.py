@@ -362,6 +362,7 @@ _AGENT_ROUTES = tuple(
         ),
         ("POST", f"/knowledgebases/(?P<knowledgeBaseId>{_ID})/retrieve", "retrieve"),
         ("POST", "/retrieveAndGenerate", "retrieve_and_generate"),
+        ("POST", "/rerank", "rerank"),
         (
             "POST",
             f"/agents/(?P<agentId>{_ID})/agentAliases/(?P<agentAliasId>{_ID})/sessions/(?P<sessionId>[0-9a-zA-Z._:-]+)/text",
