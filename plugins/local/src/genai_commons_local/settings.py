@@ -14,6 +14,9 @@
     batch_size = 64               # texts per forward pass of an embedding model
     offline = true                # HF_HUB_OFFLINE=1 unless the environment says otherwise
     device = "cpu"                # torch device of the embedding models
+    runtime = "onnx"              # "onnx" (the default when onnxruntime is installed) | "torch"
+    model_cache = "models"        # exported ONNX models, under the home; env GENAI_LOCAL_MODEL_CACHE
+    threads = 0                   # ONNX Runtime threads per run; 0: 1, runs side by side on every core
 
     [providers.local.models]      # more sentence-transformers models: id = name or path
     e5-small = "/opt/models/multilingual-e5-small"
@@ -21,6 +24,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +35,20 @@ from attrs import field, frozen
 from genai_commons import ConfigurationError, ProviderSettings
 
 DEFAULT_DATABASE = "knowledge.db"
+
+
+class Runtime(StrEnum):
+    """What runs the local embedding models."""
+
+    #: ONNX Runtime, from a graph exported once per model (no torch in later processes).
+    ONNX = "onnx"
+    #: sentence-transformers on torch.
+    TORCH = "torch"
+
+
+def default_runtime() -> Runtime:
+    """ONNX Runtime where it is installed, else torch."""
+    return Runtime.ONNX if importlib.util.find_spec("onnxruntime") is not None else Runtime.TORCH
 
 
 class IndexKind(StrEnum):
@@ -61,8 +79,18 @@ class LocalSettings:
     batch_size: int = 64
     offline: bool = True
     device: str = "cpu"
+    runtime: Runtime = field(factory=default_runtime, converter=Runtime)
+    #: Where exported ONNX models are cached; None: ``models`` next to the database.
+    model_cache: Path | None = None
+    #: ONNX Runtime's threads for one run; 0 for 1 (runs then go side by side, one per usable core).
+    threads: int = 0
     #: Extra sentence-transformers models: model id -> Hugging Face name or local path.
     models: dict[str, str] = field(factory=dict, converter=_models)
+
+    @property
+    def onnx_cache(self) -> Path:
+        """The directory of exported ONNX models: ``model_cache``, else ``models`` beside the database."""
+        return self.model_cache if self.model_cache is not None else self.database.parent / "models"
 
     @classmethod
     def read(cls, settings: ProviderSettings, home: Path) -> LocalSettings:
@@ -88,8 +116,26 @@ class LocalSettings:
             batch_size=_int(settings, "batch_size", 64, minimum=1),
             offline=settings.get_bool("offline", default=True),
             device=settings.get_str("device", default="cpu") or "cpu",
+            runtime=_runtime(settings),
+            model_cache=_under(home, settings.get_str("model_cache", env="GENAI_LOCAL_MODEL_CACHE") or "models"),
+            threads=_int(settings, "threads", 0, minimum=0),
             models=_model_table(settings.get("models", default={})),
         )
+
+
+def _runtime(settings: ProviderSettings) -> Runtime:
+    raw = settings.get_str("runtime", env="GENAI_LOCAL_RUNTIME")
+    if raw is None:
+        return default_runtime()
+    try:
+        return Runtime(raw.lower())
+    except ValueError:
+        raise ConfigurationError(f'[providers.local] runtime = {raw!r}: use "onnx" or "torch"') from None
+
+
+def _under(home: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else home / path
 
 
 def _int(settings: ProviderSettings, key: str, default: int, *, minimum: int) -> int:
