@@ -61,7 +61,7 @@ def catalogue(settings: LocalSettings) -> list[DeployedModel]:
         DeployedModel(
             provider=NAME,
             model_id=DEFAULT_MODEL,
-            display_name="all-MiniLM-L6-v2 (local, sentence-transformers)",
+            display_name="all-MiniLM-L6-v2 (local)",
             output_modality=Modality.EMBEDDINGS,
             active=importlib.util.find_spec(DEFAULT_PACKAGE) is not None,
             max_batch_size=settings.batch_size,
@@ -73,7 +73,7 @@ def catalogue(settings: LocalSettings) -> list[DeployedModel]:
         DeployedModel(
             provider=NAME,
             model_id=model_id,
-            display_name=f"{model_id} (local, sentence-transformers)",
+            display_name=f"{model_id} (local)",
             output_modality=Modality.EMBEDDINGS,
             max_batch_size=settings.batch_size,
         )
