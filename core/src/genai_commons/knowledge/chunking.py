@@ -72,15 +72,21 @@ def _token_lengths(texts: Sequence[str]) -> list[int]:
     return [count_tokens(text) for text in texts]
 
 
-def heading_path(headings: Sequence[str], title: str = "") -> str:
-    """The heading-path line of a chunk: the document's title (when the headings do not start
-    with it) and the headings above the chunk, joined by `` > ``; empty with no headings."""
+def _path_parts(headings: Sequence[str], title: str) -> list[str]:
+    """The document's title (when the headings do not start with it), then the headings; empty
+    with no headings."""
     if not headings:
-        return ""
+        return []
     parts = list(headings)
     if title and title.strip() != parts[0]:
         parts.insert(0, " ".join(title.split()))
-    return " > ".join(parts)
+    return parts
+
+
+def heading_path(headings: Sequence[str], title: str = "") -> str:
+    """The heading-path line of a chunk: the document's title (when the headings do not start
+    with it) and the headings above the chunk, joined by `` > ``; empty with no headings."""
+    return " > ".join(_path_parts(headings, title))
 
 
 class ChunkingStrategy(StrEnum):
@@ -367,7 +373,7 @@ class Chunker:
             # the path line leaves out the last headings when the text starts with them already
             first = bisect_left(heading_starts, start)
             shown = set(heading_titles[first : bisect_left(heading_starts, end)])
-            path = heading_path(headings, title).split(" > ") if headings else []
+            path = _path_parts(headings, title)
             while path and path[-1] in shown:
                 path.pop()
             pieces.append(attrs.evolve(piece, context=" > ".join(path)))
