@@ -1,8 +1,9 @@
-"""The HNSW index: recall against exact search, deletions and filters honoured, saved and reloaded."""
+"""The collection's base (HNSW graph or flat vectors): built off the query path, recall against exact
+search, deletions and filters honoured, extended, loaded by new instances, rebuilt when damaged."""
 
 from __future__ import annotations
 
-import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +11,21 @@ import pytest
 from local_helpers import MakeProvider, chunk, clustered, collection
 
 from genai_commons import ChunkCollection, Eq, In, IngestMode, KnowledgeBase, Range, RetrievalQuery
-from genai_commons_local import LocalProvider
+from genai_commons_local import LocalProvider, basefile, maintain
 
 ROWS = 2000
+HNSW = {"index": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 64}
 
 
-def dataset(rows: int = ROWS, *, seed: int = 0, prefix: str = "c") -> tuple[ChunkCollection, np.ndarray]:
+def dataset(
+    rows: int = ROWS, *, seed: int = 0, prefix: str = "c", start: int = 0
+) -> tuple[ChunkCollection, np.ndarray]:
     vectors = clustered(rows, seed=seed)
     chunks = collection(
-        *(chunk(f"{prefix}{i}", vectors[i], source=f"doc-{i // 10}", metadata={"n": str(i % 100)}) for i in range(rows))
+        *(
+            chunk(f"{prefix}{i}", vectors[i - start], source=f"doc-{i // 10}", metadata={"n": str(i % 100)})
+            for i in range(start, start + rows)
+        )
     )
     return chunks, vectors
 
@@ -27,22 +34,37 @@ def top(provider: LocalProvider, kb: KnowledgeBase, vector, k: int = 10, **extra
     return [c.chunk_id for c in provider.retrieve(kb, RetrievalQuery(vector=vector, k=k, **extra))]
 
 
-def index_files(database: Path) -> list[Path]:
-    directory = database.with_name(database.name + "-hnsw")
-    return sorted(directory.glob("*.npz")) if directory.is_dir() else []
+def folders(database: Path) -> list[Path]:
+    root = database.with_name(database.name + "-index")
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def base_of(database: Path, dimension: int = 64) -> basefile.Base | None:
+    (folder,) = folders(database)
+    return basefile.load(folder.parent, folder.name, dimension)
+
+
+def build(provider: LocalProvider, kb: KnowledgeBase) -> None:
+    result = provider.sync_knowledge_base(kb, None, True)
+    assert result.succeeded
 
 
 @pytest.fixture
-def filled(make_provider: MakeProvider, kb: KnowledgeBase) -> tuple[LocalProvider, LocalProvider, np.ndarray]:
-    """An exact and an HNSW provider over the same store of ROWS clustered vectors."""
-    exact, hnsw = make_provider(index="exact"), make_provider(index="hnsw", hnsw_m=16, hnsw_ef_search=64)
+def filled(
+    make_provider: MakeProvider, kb: KnowledgeBase, database: Path
+) -> tuple[LocalProvider, LocalProvider, np.ndarray]:
+    """An exact and an HNSW provider over the same store of ROWS clustered vectors, the graph built."""
+    exact, hnsw = make_provider(index="exact"), make_provider(**HNSW)
     chunks, vectors = dataset()
     exact.ingest(kb, chunks, IngestMode.INSERT)
+    build(hnsw, kb)
     return exact, hnsw, vectors
 
 
-def test_recall_at_10_against_exact_search(filled, kb: KnowledgeBase):
+def test_recall_at_10_against_exact_search(filled, kb: KnowledgeBase, database: Path):
     exact, hnsw, _ = filled
+    base = base_of(database)
+    assert base is not None and base.kind == basefile.HNSW and len(base.segment) == ROWS
     queries = clustered(40, seed=99)
     hits = sum(len(set(top(hnsw, kb, q)) & set(top(exact, kb, q))) for q in queries)
     assert hits / (10 * len(queries)) >= 0.95
@@ -51,26 +73,39 @@ def test_recall_at_10_against_exact_search(filled, kb: KnowledgeBase):
     assert similarities == sorted(similarities, reverse=True)
 
 
+def test_a_query_never_builds_the_graph(make_provider: MakeProvider, kb: KnowledgeBase, database: Path, monkeypatch):
+    monkeypatch.setattr(maintain, "QUIET_SECONDS", 0.0)
+    writer, hnsw = make_provider(index="exact"), make_provider(**HNSW)
+    chunks, vectors = dataset(500)
+    writer.ingest(kb, chunks, IngestMode.INSERT)
+    # No graph yet: answered exactly at once; the graph is built by the maintainer's thread.
+    assert top(hnsw, kb, vectors[3], k=1) == ["c3"]
+    deadline = time.monotonic() + 20
+    while not folders(database) or basefile.current(folders(database)[0].parent, folders(database)[0].name) == 0:
+        assert time.monotonic() < deadline, "the background maintainer wrote no base"
+        time.sleep(0.05)
+    assert base_of(database).kind == basefile.HNSW
+
+
 def test_deleted_chunks_are_never_returned(filled, kb: KnowledgeBase, database: Path):
     exact, hnsw, vectors = filled
-    top(hnsw, kb, vectors[0])  # builds the index
     deleted = [f"doc-{i}" for i in range(0, ROWS // 10, 10)]  # 10 % of the chunks: flagged, not rebuilt
     exact.delete_chunks(kb, deleted)
     gone = {f"c{i}" for d in deleted for i in range(int(d[4:]) * 10, int(d[4:]) * 10 + 10)}
     for i in range(0, ROWS, 37):
         found = top(hnsw, kb, vectors[i], k=20)
         assert len(found) == 20 and not gone & set(found)
-    assert f"c{0}" not in top(hnsw, kb, vectors[0], k=50)
-    # Past a quarter of the rows deleted, the index is rebuilt (and saved again).
-    (saved,) = index_files(database)
-    os.utime(saved, ns=(0, 0))
+    assert "c0" not in top(hnsw, kb, vectors[0], k=50)
+    # Past a quarter of the rows deleted, the next build makes a new graph without them.
     exact.delete_chunks(kb, [f"doc-{i}" for i in range(ROWS // 10) if i % 10 in (1, 2, 3)])
+    build(hnsw, kb)
+    base = base_of(database)
+    assert base is not None and base.segment.live is None and len(base.segment) == ROWS * 6 // 10
     found = top(hnsw, kb, vectors[15], k=10)
     assert all(int(i[1:]) // 10 % 10 not in (0, 1, 2, 3) for i in found)
-    assert saved.stat().st_mtime_ns > 0
 
 
-def test_changed_and_new_chunks_are_found(filled, kb: KnowledgeBase):
+def test_changed_and_new_chunks_are_found_before_the_graph_has_them(filled, kb: KnowledgeBase):
     exact, hnsw, _ = filled
     target = clustered(1, seed=1234)[0]
     assert "c5" not in top(hnsw, kb, target, k=3)
@@ -80,10 +115,29 @@ def test_changed_and_new_chunks_are_found(filled, kb: KnowledgeBase):
     assert top(hnsw, kb, -target, k=1) == ["fresh"]
 
 
+def test_the_graph_is_extended_with_rows_added_since(
+    filled, make_provider, kb: KnowledgeBase, database: Path, monkeypatch
+):
+    monkeypatch.setattr(maintain, "TAIL_ROWS", 100)
+    exact, hnsw, _ = filled
+    first = base_of(database)
+    more, vectors = dataset(300, seed=7, start=ROWS)
+    exact.ingest(kb, more, IngestMode.INSERT)
+    exact.delete_chunks(kb, ["doc-0"])
+    build(hnsw, kb)
+    second = base_of(database)
+    assert second is not None and first is not None and second.generation == first.generation + 1
+    assert len(second.segment) == ROWS + 300 and second.segment.live_count == ROWS + 290
+    assert second.last_row > first.last_row
+    fresh = make_provider(**HNSW)
+    assert top(fresh, kb, vectors[5], k=1) == [f"c{ROWS + 5}"]
+    assert not {f"c{i}" for i in range(10)} & set(top(fresh, kb, vectors[5], k=50))
+
+
 def test_filters_are_honoured_wide_and_narrow(filled, make_provider: MakeProvider, kb: KnowledgeBase):
     exact, _, vectors = filled
     # A wide filter walks the graph with a selector; a narrow one is searched exactly.
-    hnsw = make_provider(index="hnsw", hnsw_m=16, hnsw_ef_search=64, exact_filter_limit=100)
+    hnsw = make_provider(**HNSW, exact_filter_limit=100)
     for where in (Range(key="n", lt=60), In(key="n", values=["7"]), Eq(key="n", value="nothing")):
         for i in (3, 1500):
             got = hnsw.retrieve(kb, RetrievalQuery(vector=vectors[i], k=10, filter=where))
@@ -93,47 +147,66 @@ def test_filters_are_honoured_wide_and_narrow(filled, make_provider: MakeProvide
             assert len({c.chunk_id for c in got} & set(expected)) >= min(8, len(expected))
 
 
-def test_the_index_is_saved_and_reloaded_by_a_new_instance(
+def test_a_new_instance_loads_the_base_and_catches_up(
     filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path
 ):
     exact, hnsw, vectors = filled
     first = top(hnsw, kb, vectors[42])
-    (saved,) = index_files(database)
-    os.utime(saved, ns=(1, 1))
-    again = make_provider(index="hnsw", hnsw_m=16, hnsw_ef_search=64)
+    generation = base_of(database).generation
+    again = make_provider(**HNSW)
     assert top(again, kb, vectors[42]) == first
-    assert saved.stat().st_mtime_ns == 1, "loaded, not rebuilt and saved again"
-    exact.delete_chunks(kb, ["doc-4"])  # c40 … c49: written while the saved file is older
-    third = make_provider(index="hnsw", hnsw_m=16, hnsw_ef_search=64)
+    exact.delete_chunks(kb, ["doc-4"])  # c40 … c49: deleted after the base was written
+    third = make_provider(**HNSW)
     assert not {f"c{i}" for i in range(40, 50)} & set(top(third, kb, vectors[42], k=30))
+    assert base_of(database).generation == generation, "loaded, not rebuilt"
 
 
-def test_an_unreadable_index_file_is_rebuilt(filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path):
+def test_a_damaged_base_costs_time_not_answers(filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path):
     _, hnsw, vectors = filled
     expected = top(hnsw, kb, vectors[7])
-    (saved,) = index_files(database)
-    saved.write_bytes(b"not an index")
-    fresh = make_provider(index="hnsw", hnsw_m=16, hnsw_ef_search=64)
-    assert top(fresh, kb, vectors[7])[:5] == expected[:5]
-    assert saved.stat().st_size > 1000
+    base = base_of(database)
+    (folders(database)[0] / str(base.generation) / "index.faiss").write_bytes(b"not an index")
+    fresh = make_provider(**HNSW)
+    assert top(fresh, kb, vectors[7])[:5] == expected[:5]  # from the store, exactly
+    build(fresh, kb)
+    assert base_of(database).generation == base.generation + 1
 
 
-def test_dropping_a_collection_removes_its_index(filled, kb: KnowledgeBase, database: Path):
-    _, hnsw, vectors = filled
-    top(hnsw, kb, vectors[0])
-    assert len(index_files(database)) == 1
+def test_dropping_a_collection_removes_its_base(filled, kb: KnowledgeBase, database: Path):
+    _, hnsw, _ = filled
+    assert len(folders(database)) == 1
     assert hnsw.drop_collection(kb) is True
-    assert index_files(database) == []
+    assert folders(database) == []
 
 
-def test_auto_uses_hnsw_above_the_threshold_only(make_provider: MakeProvider, database: Path):
+def test_auto_builds_a_graph_above_the_threshold_only(make_provider: MakeProvider, database: Path):
     auto = make_provider(index="auto", ann_threshold=500)
     small, large = KnowledgeBase(provider="local", name="small"), KnowledgeBase(provider="local", name="large")
     small_chunks, small_vectors = dataset(200)
     large_chunks, large_vectors = dataset(800, seed=5)
     auto.ingest(small, small_chunks, IngestMode.INSERT)
     auto.ingest(large, large_chunks, IngestMode.INSERT)
+    build(auto, small)
+    assert folders(database) == []
     assert top(auto, small, small_vectors[3], k=1) == ["c3"]
-    assert index_files(database) == []
+    build(auto, large)
+    assert base_of(database).kind == basefile.HNSW
     assert top(auto, large, large_vectors[3], k=1) == ["c3"]
-    assert len(index_files(database)) == 1
+
+
+def test_a_large_exact_collection_gets_flat_vectors_a_new_process_maps(
+    make_provider: MakeProvider, kb: KnowledgeBase, database: Path, monkeypatch
+):
+    monkeypatch.setattr(maintain, "FLAT_ROWS", 300)
+    exact = make_provider(index="exact")
+    chunks, vectors = dataset(400)
+    exact.ingest(
+        kb,
+        chunks,
+        IngestMode.INSERT,
+    )
+    build(exact, kb)
+    base = base_of(database)
+    assert base is not None and base.kind == basefile.FLAT and base.segment.graph is None
+    assert base.segment.owner is not None, "the matrix is a view of the mapped index"
+    assert top(make_provider(index="exact"), kb, vectors[17], k=1) == ["c17"]

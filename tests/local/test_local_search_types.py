@@ -197,6 +197,7 @@ def test_every_write_keeps_the_index_in_step(provider: LocalProvider, kb: Knowle
 
 
 def test_a_failed_write_leaves_the_index_as_it_was(provider: LocalProvider, kb: KnowledgeBase, database: Path) -> None:
+    from genai_commons_local.ingestion import insert_rows
     from genai_commons_local.wire import chunk_rows
 
     provider.ingest(kb, collection(chunk("a", [1.0, 0.0], text="apples")), "insert")
@@ -204,7 +205,7 @@ def test_a_failed_write_leaves_the_index_as_it_was(provider: LocalProvider, kb: 
     info = store.collection(kb.collection)
     assert info is not None
     with pytest.raises(RuntimeError), store._writing() as conn:  # the store's own write transaction
-        KnowledgeStore._insert(conn, info.id, chunk_rows(collection(chunk("b", [1.0, 0.0], text="bananas"))))
+        insert_rows(conn, info.id, chunk_rows(collection(chunk("b", [1.0, 0.0], text="bananas"))))
         conn.execute("DELETE FROM chunks WHERE chunk_id = 'a'")
         raise RuntimeError("the process dies here")
     store.close()

@@ -218,7 +218,7 @@ def ingest_command(
     kb = _knowledge_base(host, name, embedding_model)
     with bad_arguments():
         check_metadata(metadata)
-        ingestor = Ingestor(host, kb, chunker=chunker, metadata=metadata)
+        ingestor = Ingestor(host, kb, chunker=chunker, metadata=metadata, on_wait=lambda _kb: _waiting(name))
     report = ingestor.ingest_paths(paths, loader=loader, mode=mode, sync=not append_only)
     if as_json:
         echo_json({"knowledge_base": kb.ref, **unstructure(report)})
@@ -226,6 +226,11 @@ def ingest_command(
         _print_report(kb, report)
     if not report.documents:
         raise GenAIError(f"nothing to ingest in {', '.join(map(str, paths))}: every file was skipped")
+
+
+def _waiting(name: str) -> None:
+    """Another ingestion into the same knowledge base runs: this one waits for it (one line)."""
+    click.echo(f"waiting for another ingestion into {name!r} to finish…", err=True)
 
 
 def _only_with_paths(**given: object) -> None:

@@ -20,6 +20,11 @@ every source given, unchanged or not (re-embedding it); ``repopulate`` empties t
 the first call and then writes everything. A source larger than one call is replaced by a first
 call in ``replace`` mode and the rest inserted after it.
 
+One ingestion at a time per knowledge base: a second one (another process on this machine, or
+another thread) waits until the first has finished, then embeds only what the first did not store
+(:mod:`genai_commons.knowledge.ingest_lock`). ``host.ingest`` itself, with chunks you give, is not
+locked.
+
 Sources are identified by ``Document.source_id``; a second document with the same source id in
 one run is skipped and reported. Nothing here deletes sources that are no longer given: ingest
 files and directories with :meth:`Ingestor.ingest_paths` (a sync: see
@@ -29,7 +34,7 @@ files and directories with :meth:`Ingestor.ingest_paths` (a sync: see
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -49,6 +54,7 @@ if TYPE_CHECKING:
     from ..host import Host
     from ..model import KnowledgeBase
     from ..model.retrieval import Filter
+    from .ingest_lock import IngestionLock
 
 __all__ = ["IngestReport", "Ingestor", "aingest_documents", "call_size", "ingest_documents"]
 
@@ -230,6 +236,9 @@ class Ingestor:
     :param metadata: key/values added to every chunk (after the document's own).
     :param batch_size: chunks per ``ingest`` call; default :func:`call_size`.
     :param progress: show a progress bar; default: when standard error is a terminal.
+    :param on_wait: called once, with the knowledge base, when another ingestion into the same
+        knowledge base is running and this one waits for it to finish
+        (:mod:`genai_commons.knowledge.ingest_lock`).
     """
 
     def __init__(
@@ -241,6 +250,7 @@ class Ingestor:
         metadata: Mapping[str, str] | None = None,
         batch_size: int | None = None,
         progress: bool | None = None,
+        on_wait: Callable[[KnowledgeBase], None] | None = None,
     ) -> None:
         self.host = host
         self.knowledge_base = host.knowledge_base(knowledge_base)
@@ -250,6 +260,7 @@ class Ingestor:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         self.progress = progress
+        self.on_wait = on_wait
 
     # -- planning (no I/O) ------------------------------------------------------------------
 
@@ -306,12 +317,24 @@ class Ingestor:
 
     # -- ingestion --------------------------------------------------------------------------
 
+    def _lock(self) -> IngestionLock:
+        """The lock held while this ingestor writes (one ingestion at a time per knowledge base)."""
+        from .ingest_lock import IngestionLock  # noqa: PLC0415 - filelock loads only for an ingestion
+
+        return IngestionLock(self.host, self.knowledge_base, self.on_wait)
+
     def ingest(self, documents: Iterable[Document | Skipped], mode: IngestMode | str = "insert") -> IngestReport:
         """Ingest the documents (and tally the skipped entries a loader yielded); see the module.
 
         Documents are read from ``documents`` in the calling thread; each group's chunking runs
-        in a worker thread while the group before it is written.
+        in a worker thread while the group before it is written. While another ingestion into the
+        same knowledge base runs (another process or thread), this one waits for it first
+        (:mod:`genai_commons.knowledge.ingest_lock`).
         """
+        with self._lock():
+            return self._ingest(documents, mode)
+
+    def _ingest(self, documents: Iterable[Document | Skipped], mode: IngestMode | str) -> IngestReport:
         from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
 
         ingest_mode = IngestMode(mode)
@@ -341,7 +364,12 @@ class Ingestor:
         bar.advance(batch.documents)
 
     async def aingest(self, documents: Iterable[Document | Skipped], mode: IngestMode | str = "insert") -> IngestReport:
-        """:meth:`ingest`, async; chunking runs in the loop's default executor."""
+        """:meth:`ingest`, async; chunking runs in the loop's default executor, and waiting for
+        another ingestion does not block the event loop."""
+        async with self._lock():
+            return await self._aingest(documents, mode)
+
+    async def _aingest(self, documents: Iterable[Document | Skipped], mode: IngestMode | str) -> IngestReport:
         import asyncio  # noqa: PLC0415
 
         loop = asyncio.get_running_loop()
@@ -408,7 +436,8 @@ class Ingestor:
         """
         from .sync import ingest_paths  # noqa: PLC0415
 
-        return ingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
+        with self._lock():  # over every path, and the deletions of the sync
+            return ingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
 
     async def aingest_paths(
         self,
@@ -421,7 +450,8 @@ class Ingestor:
         """:meth:`ingest_paths`, async."""
         from .sync import aingest_paths  # noqa: PLC0415
 
-        return await aingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
+        async with self._lock():
+            return await aingest_paths(self, paths, loader=loader, mode=mode, sync=sync)
 
     # -- management -------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ProviderSettings,
         RetrievalQuery,
         RetrievalResult,
+        SyncResult,
     )
 
     from .embeddings import SentenceModels
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from .store import CollectionInfo, KnowledgeStore
 
 NAME = "local"
+#: The one data source of a local collection, for :meth:`LocalProvider.sync_knowledge_base`: its search index.
+INDEX_SOURCE = "index"
 
 
 class LocalProvider(Provider):
@@ -111,6 +114,8 @@ class LocalProvider(Provider):
 
     def close(self) -> None:
         with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
             if self._store is not None:
                 self._store.close()
             self._store = self._searcher = None
@@ -189,10 +194,13 @@ class LocalProvider(Provider):
 
         from .wire import chunk_rows  # noqa: PLC0415
 
-        store, _ = self._parts()
+        store, searcher = self._parts()
         rows = chunk_rows(chunks)
         with self._errors():
-            return store.ingest(knowledge_base.collection, knowledge_base.embedding_model, rows, IngestMode(mode))
+            result = store.ingest(knowledge_base.collection, knowledge_base.embedding_model, rows, IngestMode(mode))
+        if result.inserted or result.deleted:
+            searcher.changed(knowledge_base.collection)
+        return result
 
     def stored_chunk_ids(
         self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
@@ -202,9 +210,12 @@ class LocalProvider(Provider):
             return store.stored_chunk_ids(knowledge_base.collection, source_ids)
 
     def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
-        store, _ = self._parts()
+        store, searcher = self._parts()
         with self._errors():
-            return store.delete_chunks(knowledge_base.collection, source_ids)
+            deleted = store.delete_chunks(knowledge_base.collection, source_ids)
+        if deleted:
+            searcher.changed(knowledge_base.collection)
+        return deleted
 
     def drop_collection(self, knowledge_base: KnowledgeBase) -> bool:
         store, searcher = self._parts()
@@ -213,6 +224,34 @@ class LocalProvider(Provider):
             if info is not None:
                 searcher.forget(info)
         return info is not None
+
+    def sync_knowledge_base(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
+        """Bring the collection's search index (its base: the HNSW graph, or the vectors of a large
+        collection) up to date with its chunks: now when ``wait``, else in the background. One job,
+        data source ``index``."""
+        from genai_commons import NotFoundError, SyncJob, SyncResult, SyncStatus, ValidationError  # noqa: PLC0415
+
+        store, searcher = self._parts()
+        started = time.perf_counter()
+        with self._errors():
+            if store.collection(knowledge_base.collection) is None:
+                raise NotFoundError(
+                    f"the local knowledge base has no collection {knowledge_base.collection!r}; "
+                    "list the collections with `genai kb list`",
+                    provider=NAME,
+                )
+            if data_source_id not in (None, INDEX_SOURCE):
+                raise ValidationError(
+                    f"a local collection has one data source, {INDEX_SOURCE!r} (its search index), "
+                    f"not {data_source_id!r}"
+                )
+            if wait:
+                searcher.build_index(knowledge_base.collection)
+            else:
+                searcher.changed(knowledge_base.collection)
+        status = SyncStatus.COMPLETE if wait else SyncStatus.STARTING
+        job = SyncJob(job_id=f"{knowledge_base.collection}-index", data_source_id=INDEX_SOURCE, status=status)
+        return SyncResult(jobs=(job,), duration_ms=(time.perf_counter() - started) * 1000)
 
     def list_chunks(
         self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int

@@ -1,15 +1,24 @@
 """Answering a retrieval: the collection's snapshot, exact or HNSW search, the chunks found.
 
-1. In one read transaction: the collection's row (NotFoundError when there is none), its snapshot
-   brought up to the collection's version, and — when the query has a filter — the row ids whose
-   metadata matches: each leaf of the filter an SQL query, combined over the snapshot's row ids.
-2. The search: exact (numpy over the whole matrix, or over the rows the filter kept) or HNSW
-   (when ``index = "hnsw"``, or ``"auto"`` and the collection holds more than ``ann_threshold``
-   chunks). A filter that keeps few rows is searched exactly; a wider one walks the graph with the
-   filter as a selector, and falls back to exact when the walk finds fewer results than there are.
+1. In one read transaction: the collection's row (NotFoundError when there is none) and its
+   in-memory snapshot (:mod:`.segments`) brought up to the collection's version by reading only
+   what changed (:mod:`.catchup`); the first query of a process loads the collection's base
+   (:mod:`.basefile`, memory-mapped) and reads the rows written since from the store.
+2. The search: a metadata filter is evaluated in memory, as boolean masks over each segment's
+   columns (:mod:`.columns`). Exact search scores every segment (numpy); HNSW (when ``index =
+   "hnsw"``, or ``"auto"`` and the collection holds more than ``ann_threshold`` chunks, and the
+   base has a graph) walks the base's graph with the filter and the deleted rows as a selector and
+   searches the rows written since the base exactly, then merges. A filter that keeps few rows is
+   searched exactly; a walk that finds fewer results than there are falls back to exact.
 3. The chunks of the best row ids, read back in the same read transaction, so that they are the
    chunks the search saw whatever other threads and processes write meanwhile (the store reads
    and writes through separate connections; WAL lets them work at once).
+
+Nothing is built or saved on a query: when a collection's base is missing or out of date, the
+query asks the maintainer (:mod:`.maintain`) to bring it up to date in the background and answers
+from what it has; when another process (or the maintainer) writes a new generation, a background
+thread loads it and swaps it in. A snapshot newer than the query's read transaction (swapped in
+by that thread meanwhile) is never used for it: the query starts a new transaction.
 
 That is a ``vector`` search (``query.search_type`` None or ``vector``). A ``keyword`` search runs
 one FTS5 query instead (:func:`.keywords.ranking`: BM25 under the same filter, as SQL), reading no
@@ -22,6 +31,8 @@ each chunk's similarity is the larger of its cosine similarity and its keyword s
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,50 +41,88 @@ import numpy as np
 from genai_commons import NotFoundError, RetrievalQuery, RetrievalResult, SearchType, ValidationError, get_logger
 from genai_commons.knowledge.fusion import candidates, fuse, hybrid_similarity, keyword_similarity
 
-from . import keywords
-from .ann import REBUILD_DEAD_SHARE, HnswIndex
-from .search import Snapshot, matching, query_vector, refresh
+from . import ann, basefile, catchup, keywords
+from .maintain import TAIL_ROWS, TAIL_SHARE, Maintainer, wanted_kind
+from .search import query_vector
+from .segments import merge_results
 from .settings import IndexKind, LocalSettings
 
 if TYPE_CHECKING:
     from genai_commons import Filter
 
-    from .search import Ids, Matrix
+    from .segments import Ids, Matrix, Snapshot
     from .store import CollectionInfo, KnowledgeStore, Reader
 
 log = get_logger(__name__)
 
 #: A filter keeping at most this share of the collection (or ``exact_filter_limit`` rows) is searched exactly.
 EXACT_SUBSET_SHARE = 0.1
+#: Seconds between two looks at a collection's ``CURRENT`` file for a generation written by another process.
+GENERATION_CHECK_SECONDS = 0.5
+#: Seconds between two requests for maintenance from queries of one collection.
+REQUEST_SECONDS = 5.0
+#: Read transactions a query tries before it gives up on a snapshot not newer than its own.
+ATTEMPTS = 5
+
+
+class _Newer(Exception):
+    """The cached snapshot is newer than this read transaction: start another."""
+
+
+@dataclass
+class _State:
+    """What a searcher holds for one collection (by uid)."""
+
+    snapshot: Snapshot | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    checked: float = 0.0
+    generation: int = 0
+    loading: bool = False
+    requested: float = float("-inf")
 
 
 class Searcher:
-    """The in-memory search structures of one store: a snapshot and maybe an HNSW index per collection."""
+    """The in-memory search structures of one store: a snapshot per collection, and the maintainer of their bases."""
 
     def __init__(self, store: KnowledgeStore, settings: LocalSettings, provider: str = "local") -> None:
         self.store = store
         self.settings = settings
         self.provider = provider
-        self._snapshots: dict[str, Snapshot] = {}
-        self._indexes: dict[str, HnswIndex] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._states: dict[str, _State] = {}
         self._guard = threading.Lock()
         self._common = keywords.CommonWords()
+        self.maintainer = Maintainer(store, settings, self.index_directory, self._written)
 
     @property
     def index_directory(self) -> Path:
-        return self.store.path.with_name(self.store.path.name + "-hnsw")
+        return self.store.path.with_name(self.store.path.name + "-index")
 
-    def index_path(self, uid: str) -> Path:
-        return self.index_directory / f"{uid}.npz"
+    def close(self) -> None:
+        self.maintainer.close()
 
     def forget(self, info: CollectionInfo) -> None:
-        """Drop a collection's cached structures and its saved index."""
+        """Drop a collection's cached structures and its base."""
         with self._guard:
-            self._snapshots.pop(info.uid, None)
-            self._indexes.pop(info.uid, None)
+            self._states.pop(info.uid, None)
         self._common.forget(info.id)
-        self.index_path(info.uid).unlink(missing_ok=True)
+        basefile.remove(self.index_directory, info.uid)
+
+    def changed(self, collection: str) -> None:
+        """This process wrote to the collection: bring its base up to date once writing stops."""
+        self.maintainer.request(collection)
+
+    def build_index(self, collection: str, *, force: bool = False) -> bool:
+        """Bring the collection's base (HNSW graph or flat vectors) up to date now; whether one was written."""
+        return self.maintainer.build(collection, force=force)
+
+    def _state(self, uid: str) -> _State:
+        with self._guard:
+            return self._states.setdefault(uid, _State())
+
+    def _written(self, uid: str) -> None:
+        self._state(uid).checked = 0.0  # the next query looks for the new generation at once
+
+    # -- answering -------------------------------------------------------------------------
 
     def retrieve(self, collection: str, query: RetrievalQuery) -> RetrievalResult:
         search_type = query.search_type or SearchType.VECTOR
@@ -85,6 +134,16 @@ class Searcher:
             )
         if search_type is not SearchType.VECTOR and query.text is None:
             raise ValidationError(f"a {search_type.value} search needs the query's text: give RetrievalQuery(text=...)")
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._retrieve(collection, query, search_type, fresh=attempt == ATTEMPTS - 1)
+            except _Newer:
+                continue
+        raise AssertionError("unreachable: the last attempt builds its own snapshot")  # pragma: no cover
+
+    def _retrieve(
+        self, collection: str, query: RetrievalQuery, search_type: SearchType, *, fresh: bool
+    ) -> RetrievalResult:
         # One read transaction throughout: the chunks read back are those the search saw.
         with self.store.reading() as reader:
             info = None if reader is None else reader.collection(collection)
@@ -98,14 +157,12 @@ class Searcher:
                 return self._keyword(reader, info, query)
             assert query.vector is not None
             q = query_vector(query.vector, info.dimension, collection)
-            snapshot = self._snapshot(reader, info)
+            snapshot = self._snapshot(reader, info, fresh=fresh)
             if len(snapshot) == 0:
                 return RetrievalResult(chunks=())
             if search_type is SearchType.HYBRID:
                 return self._hybrid(reader, info, snapshot, q, query)
-            where = query.combined_filter()
-            allowed = None if where is None else matching(where, snapshot.ids, reader.leaf_ids)
-            ids, scores = self._search(snapshot, q, query.k, allowed)
+            ids, scores = self._search(snapshot, q, query.k, query.combined_filter())
             if query.min_similarity is not None:
                 keep = scores >= query.min_similarity
                 ids, scores = ids[keep], scores[keep]
@@ -136,13 +193,12 @@ class Searcher:
         assert query.text is not None
         where = query.combined_filter()
         wanted = candidates(query.k)
-        allowed = None if where is None else matching(where, snapshot.ids, reader.leaf_ids)
-        vector_ids, vector_scores = self._search(snapshot, q, wanted, allowed)
+        vector_ids, vector_scores = self._search(snapshot, q, wanted, where)
         keyword_ids, keyword_scores = self._keyword_ranking(reader, info, query.text, where, wanted)
         cosines = dict(zip(vector_ids.tolist(), vector_scores.tolist(), strict=True))
         missing = np.asarray([row for row in keyword_ids if row not in cosines], dtype=np.int64)
-        positions = snapshot.positions(missing)
-        cosines.update(zip(snapshot.ids[positions].tolist(), (snapshot.matrix[positions] @ q).tolist(), strict=True))
+        found_ids, found_scores = snapshot.cosines(missing, q)
+        cosines.update(zip(found_ids.tolist(), found_scores.tolist(), strict=True))
         keyword = {row: keyword_similarity(score) for row, score in zip(keyword_ids, keyword_scores, strict=True)}
         rows: list[int] = []
         similarities: list[float] = []
@@ -158,62 +214,92 @@ class Searcher:
                 break
         return RetrievalResult(chunks=reader.chunks_by_row(rows, similarities))
 
-    def _snapshot(self, reader: Reader, info: CollectionInfo) -> Snapshot:
-        previous = self._snapshots.get(info.uid)
-        snapshot = refresh(previous, reader, info)
-        if snapshot is not previous:
-            with self._guard:
-                current = self._snapshots.get(info.uid)
-                if current is None or current.version <= snapshot.version:
-                    self._snapshots[info.uid] = snapshot
+    # -- the snapshot ----------------------------------------------------------------------
+
+    def _snapshot(self, reader: Reader, info: CollectionInfo, *, fresh: bool) -> Snapshot:
+        """The collection's snapshot at this read transaction's state."""
+        state = self._state(info.uid)
+        with state.lock:  # one catch-up at a time; the others wait for it rather than repeat it
+            current = state.snapshot
+            if current is not None and current.version > info.version:
+                if not fresh:
+                    raise _Newer
+                current = None  # the last attempt: a snapshot of its own, not kept
+            generation = self._generation(state, info.uid)
+            snapshot = None if current is None else catchup.catch_up(current, reader, info)
+            if snapshot is None:
+                base = basefile.load(self.index_directory, info.uid, info.dimension or 0) if generation else None
+                if base is not None and base.version > info.version and not fresh:
+                    raise _Newer
+                snapshot = catchup.load(reader, info, base)
+            elif generation > snapshot.generation and not state.loading:
+                state.loading = True
+                threading.Thread(
+                    target=self._load_base, args=(info.name, info.uid, state), name="genai-local-load", daemon=True
+                ).start()
+            if not fresh or state.snapshot is None:
+                state.snapshot = snapshot
+        if time.monotonic() - state.requested >= REQUEST_SECONDS and self._maintenance_due(snapshot):
+            state.requested = time.monotonic()
+            self.maintainer.request(info.name, now=True)
         return snapshot
 
-    def _lock(self, uid: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(uid, threading.Lock())
+    def _generation(self, state: _State, uid: str) -> int:
+        """The generation of the collection's base on disk, looked at every so often."""
+        now = time.monotonic()
+        if now - state.checked >= GENERATION_CHECK_SECONDS:
+            state.generation = basefile.current(self.index_directory, uid)
+            state.checked = now
+        return state.generation
+
+    def _load_base(self, name: str, uid: str, state: _State) -> None:
+        """Load the newest generation of a collection's base and swap it in (a background thread)."""
+        try:
+            with self.store.reading(background=True) as reader:
+                info = None if reader is None else reader.collection(name)
+                if reader is None or info is None or info.uid != uid:
+                    return
+                base = basefile.load(self.index_directory, uid, info.dimension or 0)
+                if base is None or base.version > info.version:
+                    return
+                snapshot = catchup.load(reader, info, base)
+            with state.lock:
+                state.snapshot = snapshot
+            log.debug("index_loaded", collection=name, generation=base.generation, rows=len(snapshot))
+        except Exception as exc:
+            log.warning("index_load_failed", collection=name, error=str(exc))
+        finally:
+            state.loading = False
+
+    def _maintenance_due(self, snapshot: Snapshot) -> bool:
+        graph = snapshot.graph is not None
+        kind = wanted_kind(self.settings, len(snapshot), basefile.HNSW if graph else None)
+        if kind is None:
+            return False
+        if snapshot.generation == 0 or (kind == basefile.HNSW) != graph:
+            return True
+        base = snapshot.segments[0]
+        changed = snapshot.rows - len(base) + (len(base) - base.live_count)
+        return changed >= max(TAIL_ROWS, TAIL_SHARE * len(base))
+
+    # -- the search ------------------------------------------------------------------------
 
     def _use_hnsw(self, snapshot: Snapshot) -> bool:
         kind = self.settings.index
         return kind is IndexKind.HNSW or (kind is IndexKind.AUTO and len(snapshot) > self.settings.ann_threshold)
 
-    def _search(self, snapshot: Snapshot, q: Matrix, k: int, allowed: Ids | None) -> tuple[Ids, Matrix]:
-        positions = None if allowed is None else snapshot.positions(allowed)
-        if not self._use_hnsw(snapshot):
-            return snapshot.top_k(q, k, positions)
-        if positions is not None and positions.size <= max(
-            self.settings.exact_filter_limit, EXACT_SUBSET_SHARE * len(snapshot)
-        ):
-            return snapshot.top_k(q, k, positions)
-        with self._lock(snapshot.uid):
-            index = self._hnsw(snapshot)
-            if index.version > snapshot.version:  # newer than this read transaction: it may hold rows we cannot see
-                return snapshot.top_k(q, k, positions)
-            ids, scores = index.search(q, k, ef_search=self.settings.hnsw_ef_search, allowed=allowed)
-        wanted = min(k, len(snapshot) if positions is None else int(positions.size))
-        if ids.size < wanted:  # the graph walk ran out (a narrow filter, many deleted rows)
-            return snapshot.top_k(q, k, positions)
-        return ids, scores
-
-    def _hnsw(self, snapshot: Snapshot) -> HnswIndex:
-        """The collection's HNSW index, brought up to the snapshot (loaded, built or synced)."""
-        dimension = snapshot.matrix.shape[1]
-        path = self.index_path(snapshot.uid)
-        index = self._indexes.get(snapshot.uid)
-        if index is None or index.dimension != dimension:
-            index = HnswIndex.load(path, snapshot.uid, dimension)
-        if index is not None:
-            index.sync(snapshot)
-        built = index is None or index.dead_share > REBUILD_DEAD_SHARE
-        if built:
-            index = HnswIndex.build(
-                snapshot, m=self.settings.hnsw_m, ef_construction=self.settings.hnsw_ef_construction
-            )
-        assert index is not None
-        if built or index.due_for_save():
-            try:
-                index.save(path, snapshot.uid)
-            except OSError as exc:  # the index still works from memory
-                log.warning("hnsw_index_not_saved", path=str(path), error=str(exc))
-        with self._guard:
-            self._indexes[snapshot.uid] = index
-        return index
+    def _search(self, snapshot: Snapshot, q: Matrix, k: int, where: Filter | None) -> tuple[Ids, Matrix]:
+        masks = None if where is None else snapshot.masks(where)
+        graph = snapshot.graph if self._use_hnsw(snapshot) else None
+        if graph is None:
+            return snapshot.top_k(q, k, masks)
+        mask = graph.live if masks is None else masks[0]
+        rows = len(graph)
+        kept = rows if mask is None else int(np.count_nonzero(mask))
+        if masks is not None and kept <= max(self.settings.exact_filter_limit, EXACT_SUBSET_SHARE * rows):
+            return snapshot.top_k(q, k, masks)
+        ef = ann.ef_search(self.settings.hnsw_ef_search, k, rows, kept / max(rows, 1))
+        ids, scores = ann.search(graph.graph, graph.ids, q, k, ef=ef, mask=mask)
+        if ids.size < min(k, kept):  # the walk ran out (a narrow filter, many deleted rows)
+            ids, scores = graph.top_k(q, k, mask)
+        return merge_results([(ids, scores), snapshot.top_k(q, k, masks, start=1)], k)

@@ -2,8 +2,12 @@
 
 Safe between threads (a connection for reads and one for writes, each behind a lock) and between
 processes (WAL journal, a busy timeout for writers). Every write is one transaction (``BEGIN
-IMMEDIATE`` … ``COMMIT``), so a process killed in the middle of an ingestion leaves the file as it
-was before it began.
+IMMEDIATE`` … ``COMMIT``), so a process killed in the middle of it leaves the file as it was before
+it began — except a large ingestion call, which commits in bounded steps so that no writer holds
+the lock for more than a second or two (:mod:`.ingestion`: at most ``TRANSACTION_ROWS`` chunks a
+step, whole sources, the deletions it makes besides last). A process killed in the middle of one
+leaves every chunk that was there before plus the whole sources of the steps that completed;
+running it again finishes the job.
 
 Opening is lazy: the file and its directory are created by the first write; reading a store whose
 file does not exist yet answers "nothing" and creates nothing.
@@ -15,7 +19,11 @@ know when to catch up (see :mod:`.searcher`).
 
 Schema 2 adds a keyword index per collection (:mod:`.keywords`), created and dropped with its
 collection and kept by triggers in the same transactions as the chunk rows; a file of schema 1
-gets them, built from the stored texts, when it is first opened.
+gets them, built from the stored texts, when it is first opened. Schema 3 adds the change log
+(:mod:`.changes`): a tombstone for every chunk row deleted, so that a reading process catches up by
+reading only the rows added (ids above the last it saw) and the rows deleted (tombstones after the
+last it saw) — :meth:`Reader.rows_after`, :meth:`Reader.deleted_after`; a file of schema 1 or 2
+gets it when first opened.
 """
 
 from __future__ import annotations
@@ -24,12 +32,9 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-from attrs import frozen
 
 from genai_commons import (
     ConfigurationError,
@@ -43,15 +48,22 @@ from genai_commons import (
 )
 from genai_commons.storage import ensure_schema, open_database, schema_version
 
-from . import keywords
+from . import changes, ingestion, keywords
+from .catalog import SELECT_COLLECTION as _COLLECTION
+from .catalog import CollectionInfo
+from .catalog import collection_info as _collection
 from .filters import Leaf, condition, leaf_query
-from .wire import CHUNK_COLUMNS, ChunkRow, chunk_from_row, model_from_json, model_json
+from .wire import CHUNK_COLUMNS, ChunkRow, chunk_from_row
+
+__all__ = ["SCHEMA_VERSION", "CollectionInfo", "KnowledgeStore", "Reader"]
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The schema before the keyword index.
 _WITHOUT_KEYWORDS = 1
+#: The schema before the change log (:mod:`.changes`).
+_WITHOUT_CHANGES = 2
 
 _SCHEMA = (
     """CREATE TABLE collections (
@@ -61,7 +73,8 @@ _SCHEMA = (
         dimension INTEGER,
         embedding_model TEXT,
         version INTEGER NOT NULL DEFAULT 0,
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        tombstone_floor INTEGER NOT NULL DEFAULT 0
     )""",
     """CREATE TABLE chunks (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,43 +99,12 @@ _SCHEMA = (
     ) WITHOUT ROWID""",
     "CREATE INDEX metadata_by_value ON metadata (key, value)",
     "CREATE INDEX metadata_by_number ON metadata (key, number)",
-)
-_TEMP = (
-    "CREATE TEMP TABLE IF NOT EXISTS batch_chunks (chunk_id TEXT PRIMARY KEY)",
-    "CREATE TEMP TABLE IF NOT EXISTS batch_sources (source_id TEXT PRIMARY KEY)",
+    *changes.STATEMENTS,
 )
 #: Parameters per ``IN (…)`` list.
 _BATCH = 500
 #: Connections inherited through fork, kept alive so that closing them cannot disturb the parent.
 _INHERITED: list[sqlite3.Connection] = []
-
-
-@frozen(kw_only=True)
-class CollectionInfo:
-    """A collection's row."""
-
-    id: int
-    name: str
-    #: Random; names the collection's files (a collection dropped and created again gets a new one).
-    uid: str
-    dimension: int | None
-    embedding_model: DeployedModel | None
-    version: int
-
-
-def _collection(row: Sequence[object]) -> CollectionInfo:
-    id_, name, uid, dimension, model, version = row
-    return CollectionInfo(
-        id=int(id_),  # type: ignore[call-overload]
-        name=str(name),
-        uid=str(uid),
-        dimension=None if dimension is None else int(dimension),  # type: ignore[call-overload]
-        embedding_model=model_from_json(None if model is None else str(model)),
-        version=int(version),  # type: ignore[call-overload]
-    )
-
-
-_COLLECTION = "SELECT id, name, uid, dimension, embedding_model, version FROM collections"
 
 
 class Reader:
@@ -188,6 +170,40 @@ class Reader:
             rows.update((row[0], row[1:]) for row in cursor)
         return [chunk_from_row(rows[i], s) for i, s in zip(row_ids, similarities, strict=True)]
 
+    # -- catching up with other processes' writes (see :mod:`.changes`) --------------------
+
+    def last_tombstone(self) -> int:
+        """The newest tombstone seq of the whole file (0 when none): a reader that loads everything
+        now has seen every deletion up to it."""
+        return changes.last_tombstone(self.conn)
+
+    def deleted_after(self, collection_id: int, seq: int) -> tuple[list[int], int] | None:
+        """The row ids of the collection's chunks deleted after tombstone ``seq`` (ascending seq
+        order) and the newest tombstone seq of the file; None when tombstones after ``seq`` were
+        pruned, or the collection is gone (the caller must load the collection again)."""
+        return changes.deleted_after(self.conn, collection_id, seq)
+
+    def rows_after(self, collection_id: int, after: int, *, block: int = 16_384) -> Iterator[tuple[list[int], bytes]]:
+        """The collection's rows with id > after, ascending, in blocks of at most ``block`` rows:
+        their ids and their vectors as one float32 blob (little-endian, as stored). Streams: never
+        holds more than a block in Python objects."""
+        return changes.rows_after(self.conn, collection_id, after, block)
+
+    def metadata_between(self, low: int, high: int) -> Iterator[tuple[int, str, str, float | None]]:
+        """(row id, key, value, number) of the metadata rows of the chunks with low < id <= high
+        (every collection; the caller keeps the ids it knows), ordered by row id."""
+        return changes.metadata_between(self.conn, low, high)
+
+    def count(self, collection_id: int) -> int:
+        """The number of chunks the collection holds."""
+        (count,) = self.conn.execute("SELECT COUNT(*) FROM chunks WHERE collection_id = ?", (collection_id,)).fetchone()
+        return int(count)
+
+    def last_row(self, collection_id: int) -> int:
+        """The highest row id of the collection's chunks (0 when it has none)."""
+        row = self.conn.execute("SELECT MAX(id) FROM chunks WHERE collection_id = ?", (collection_id,)).fetchone()
+        return int(row[0] or 0)
+
 
 class _Slot:
     """One connection of the store, opened on first use, and its lock."""
@@ -212,6 +228,7 @@ class KnowledgeStore:
         # each other: WAL lets a reader and a writer work at once.
         self._reader = _Slot()
         self._writer = _Slot()
+        self._background = _Slot()
 
     def __repr__(self) -> str:
         return f"KnowledgeStore({str(self.path)!r})"
@@ -233,9 +250,11 @@ class KnowledgeStore:
                     "(pip install -U genai-commons-local) or point [providers.local] database at another file"
                 )
             if version == _WITHOUT_KEYWORDS:
-                keywords.migrate(conn, _WITHOUT_KEYWORDS, SCHEMA_VERSION)
+                keywords.migrate(conn, _WITHOUT_KEYWORDS, _WITHOUT_CHANGES)
+            if version in (_WITHOUT_KEYWORDS, _WITHOUT_CHANGES):
+                changes.migrate(conn, _WITHOUT_CHANGES, SCHEMA_VERSION)
             ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
-            for statement in _TEMP:
+            for statement in ingestion.TEMP_TABLES:
                 conn.execute(statement)
         except BaseException:
             conn.close()
@@ -253,14 +272,16 @@ class KnowledgeStore:
             yield slot.conn
 
     @contextmanager
-    def reading(self) -> Iterator[Reader | None]:
+    def reading(self, *, background: bool = False) -> Iterator[Reader | None]:
         """A :class:`Reader` inside one read transaction (one state of the file throughout), or
-        None when the file does not exist."""
-        with self._reader.lock:
-            if self._reader.conn is None and not self.exists:
+        None when the file does not exist. ``background`` work (loading a new index generation)
+        reads through a connection of its own, so that it never holds up a query."""
+        slot = self._background if background else self._reader
+        with slot.lock:
+            if slot.conn is None and not self.exists:
                 yield None
                 return
-            with self._connection(self._reader) as conn:
+            with self._connection(slot) as conn:
                 conn.execute("BEGIN")
                 try:
                     yield Reader(conn)
@@ -269,17 +290,23 @@ class KnowledgeStore:
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._connection(self._writer) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        """One write transaction."""
+        with self._connection(self._writer) as conn, self._transaction(conn):
+            yield conn
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
-        for slot in (self._reader, self._writer):
+        for slot in (self._reader, self._writer, self._background):
             with slot.lock:
                 if slot.conn is not None and slot.pid == os.getpid():
                     slot.conn.close()
@@ -340,34 +367,17 @@ class KnowledgeStore:
     def ingest(
         self, name: str, model: DeployedModel | None, rows: Sequence[ChunkRow], mode: IngestMode
     ) -> IngestResult:
-        """Store the rows in one transaction: upsert by chunk id; ``replace`` first deletes the
-        other chunks of the rows' sources, ``repopulate`` every other chunk of the collection."""
+        """Store the rows: upsert by chunk id; ``replace`` also deletes the other chunks of the rows'
+        sources, ``repopulate`` every other chunk of the collection. One transaction for at most
+        ``ingestion.TRANSACTION_ROWS`` rows, bounded steps beyond (see :mod:`.ingestion`)."""
         started = time.perf_counter()
-        dimension = len(rows[0].vector) // 4 if rows else None
-        with self._writing() as conn:
-            info = self._collection_for_ingest(conn, name, model, dimension, mode)
-            conn.execute("DELETE FROM temp.batch_chunks")
-            conn.executemany("INSERT INTO temp.batch_chunks (chunk_id) VALUES (?)", [(r.chunk_id,) for r in rows])
-            deleted = self._delete_others(conn, info.id, rows, mode)
-            stored = self._stored(conn, info.id)
-            unchanged = 0
-            changed: list[ChunkRow] = []
-            for row in rows:
-                previous = stored.get(row.chunk_id)
-                if previous is not None and row.same_as(previous[1:]):
-                    unchanged += 1
-                    continue
-                changed.append(row)
-            replaced = [(stored[r.chunk_id][0],) for r in changed if r.chunk_id in stored]
-            conn.executemany("DELETE FROM chunks WHERE id = ?", replaced)
-            self._insert(conn, info.id, changed)
-            deleted += len(replaced)
-            if deleted or changed:
-                conn.execute("UPDATE collections SET version = version + 1 WHERE id = ?", (info.id,))
+        with self._connection(self._writer) as conn:  # held throughout: the temp tables are this call's
+            job = ingestion.Ingestion(conn, lambda: self._transaction(conn), name, model, rows, mode)
+            job.run(ingestion.TRANSACTION_ROWS)
         result = IngestResult(
-            inserted=len(changed),
-            deleted=deleted,
-            unchanged=unchanged,
+            inserted=job.inserted,
+            deleted=job.deleted,
+            unchanged=job.unchanged,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         log.debug(
@@ -377,6 +387,7 @@ class KnowledgeStore:
             inserted=result.inserted,
             deleted=result.deleted,
             unchanged=result.unchanged,
+            transactions=job.transactions,
         )
         return result
 
@@ -399,6 +410,7 @@ class KnowledgeStore:
                     ).rowcount
             if deleted:
                 conn.execute("UPDATE collections SET version = version + 1 WHERE id = ?", (row[0],))
+                changes.prune(conn, row[0])
         log.debug("chunks_deleted", collection=name, deleted=deleted)
         return int(deleted)
 
@@ -411,116 +423,10 @@ class KnowledgeStore:
             if row is None:
                 return None
             keywords.drop(conn, row[0])
-            conn.execute("DELETE FROM collections WHERE id = ?", (row[0],))
+            conn.execute("DELETE FROM collections WHERE id = ?", (row[0],))  # the chunks cascade, unlogged
+            changes.forget(conn, row[0])
         log.debug("collection_dropped", collection=name)
         return _collection(row)
-
-    # -- ingestion steps (inside the write transaction) ------------------------------------
-
-    def _collection_for_ingest(
-        self, conn: sqlite3.Connection, name: str, model: DeployedModel | None, dimension: int | None, mode: IngestMode
-    ) -> CollectionInfo:
-        row = conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO collections (name, uid, dimension, embedding_model, created) VALUES (?, ?, ?, ?, ?)",
-                (name, uuid.uuid4().hex, dimension, model_json(model), time.time()),
-            )
-            row = conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
-            keywords.create(conn, row[0])
-            return _collection(row)
-        info = _collection(row)
-        empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM chunks WHERE collection_id = ?)", (info.id,)).fetchone()
-        if mode is IngestMode.REPOPULATE or bool(empty[0]):
-            # Starting over: the chunks' dimension and model become the collection's. A model kept
-            # from before must still fit the (perhaps new) dimension.
-            new_dimension = info.dimension if dimension is None else dimension
-            new_model: DeployedModel | None
-            if model is not None:
-                new_model = model
-            elif new_dimension == info.dimension:
-                new_model = info.embedding_model
-            else:
-                new_model = None
-        else:
-            _check_compatible(info, model, dimension)
-            new_dimension = info.dimension if info.dimension is not None else dimension
-            new_model = info.embedding_model if info.embedding_model is not None else model
-        if new_dimension != info.dimension or new_model != info.embedding_model:
-            conn.execute(
-                "UPDATE collections SET dimension = ?, embedding_model = ? WHERE id = ?",
-                (new_dimension, model_json(new_model), info.id),
-            )
-        return info
-
-    @staticmethod
-    def _delete_others(conn: sqlite3.Connection, collection_id: int, rows: Sequence[ChunkRow], mode: IngestMode) -> int:
-        """Replace and repopulate: delete the chunks the batch (in temp.batch_chunks) does not hold again."""
-        if mode is IngestMode.INSERT:
-            return 0
-        keep = "chunk_id NOT IN (SELECT chunk_id FROM temp.batch_chunks)"
-        if mode is IngestMode.REPOPULATE:
-            sql = f"DELETE FROM chunks WHERE collection_id = ? AND {keep}"  # noqa: S608 - constant
-        else:
-            conn.execute("DELETE FROM temp.batch_sources")
-            sources = {r.source_id for r in rows if r.source_id is not None}
-            conn.executemany("INSERT INTO temp.batch_sources (source_id) VALUES (?)", [(s,) for s in sources])
-            sql = (
-                "DELETE FROM chunks WHERE collection_id = ? AND source_id IN "  # noqa: S608 - constant
-                f"(SELECT source_id FROM temp.batch_sources) AND {keep}"
-            )
-        return int(conn.execute(sql, (collection_id,)).rowcount)
-
-    @staticmethod
-    def _stored(conn: sqlite3.Connection, collection_id: int) -> dict[str, tuple[object, ...]]:
-        """The stored rows of the batch's chunk ids: row id, the columns of CHUNK_COLUMNS, vector."""
-        cursor = conn.execute(
-            f"SELECT c.id, {CHUNK_COLUMNS}, c.vector FROM chunks c "  # noqa: S608 - constant
-            "WHERE c.collection_id = ? AND c.chunk_id IN (SELECT chunk_id FROM temp.batch_chunks)",
-            (collection_id,),
-        )
-        return {row[1]: tuple(row) for row in cursor}
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, collection_id: int, rows: Sequence[ChunkRow]) -> None:
-        if not rows:
-            return
-        # Row ids are handed out here, under the write lock, so that metadata rows can be
-        # inserted in bulk too; AUTOINCREMENT's sequence follows the highest id inserted.
-        (last,) = conn.execute(
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0), "
-            "COALESCE((SELECT MAX(id) FROM chunks), 0))"
-        ).fetchone()
-        ids = range(last + 1, last + 1 + len(rows))
-        conn.executemany(
-            "INSERT INTO chunks (id, collection_id, chunk_id, source_id, source_type, human_readable_id, "
-            "input_text, metadata, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, collection_id, r.chunk_id, r.source_id, r.source_type, r.human_readable_id, r.input_text,
-                 r.metadata, r.vector)
-                for i, r in zip(ids, rows, strict=True)
-            ],
-        )  # fmt: skip
-        conn.executemany(
-            "INSERT INTO metadata (chunk, key, value, number) VALUES (?, ?, ?, ?)",
-            [(i, *pair) for i, r in zip(ids, rows, strict=True) for pair in r.pairs],
-        )
-
-
-def _check_compatible(info: CollectionInfo, model: DeployedModel | None, dimension: int | None) -> None:
-    stored = info.embedding_model
-    if dimension is not None and info.dimension is not None and dimension != info.dimension:
-        made_by = f" (embedding model {stored.ref})" if stored is not None else ""
-        raise ValidationError(
-            f"collection {info.name!r} holds {info.dimension}-dimension vectors{made_by}; these chunks have "
-            f"{dimension} dimensions: embed them with the collection's model, ingest into another collection, "
-            "or use mode 'repopulate' to replace the whole collection"
-        )
-    if model is not None and stored is not None and model.ref != stored.ref:
-        raise ValidationError(
-            f"collection {info.name!r} was embedded with {stored.ref}, not {model.ref}: use the collection's "
-            "model, ingest into another collection, or use mode 'repopulate' to re-embed it all"
-        )
 
 
 def _marks(count: int) -> str:

@@ -1,0 +1,199 @@
+"""A collection's base on disk: its rows as a faiss index, written by the maintainer, read by every process.
+
+Beside the database, one folder per collection (named by the collection's random uid)::
+
+    <database>-index/<uid>/
+        CURRENT                 the generation to read, written last (a rename: readers see
+                                the old number or the new, never a torn one)
+        <generation>/index.faiss   the rows' unit vectors in a faiss index: HNSW (``IndexHNSWFlat``,
+                                   inner product) or flat (``IndexFlatIP``), written with faiss's own
+                                   writer straight to the file
+        <generation>/rows.npz      row ids (position -> store row id), which are live, the metadata
+                                   columns and value strings, and the store state the base was built
+                                   from (collection version, highest row id, newest tombstone)
+        .lock                      held by the one process maintaining the folder
+
+Readers open the index with ``IO_FLAG_MMAP_IFC``: the vectors stay in the file and are paged in by
+the kernel, so a new process answers its first query without reading 1.5 GB into its own memory,
+processes share one copy in the page cache, and the matrix that exact search uses is a view of the
+same memory as the graph's (:class:`~.segments.Segment` ``owner``). A generation is never changed
+once ``CURRENT`` names it; the maintainer removes generations older than the one before the current.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genai_commons import get_logger
+
+from .columns import Columns, Values
+from .segments import Segment
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+log = get_logger(__name__)
+
+HNSW = "hnsw"
+FLAT = "flat"
+_STATE = ("version", "last_row", "last_tombstone", "dimension", "m", "ef_construction")
+
+
+def faiss() -> Any:
+    import faiss as module  # noqa: PLC0415 - heavy; only when a base is used
+
+    return module
+
+
+@dataclass(frozen=True, eq=False)
+class Base:
+    """A generation of a collection's base, loaded."""
+
+    generation: int
+    kind: str
+    version: int
+    last_row: int
+    last_tombstone: int
+    m: int
+    ef_construction: int
+    segment: Segment
+    values: Values
+
+
+def folder(root: Path, uid: str) -> Path:
+    return root / uid
+
+
+def current(root: Path, uid: str) -> int:
+    """The generation ``CURRENT`` names (0 when the collection has no base)."""
+    try:
+        return int((folder(root, uid) / "CURRENT").read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def vectors_of(index: Any) -> NDArray[np.float32]:
+    """The vectors a faiss flat or HNSW-flat index holds, as a numpy view of its memory (no copy)."""
+    module = faiss()
+    storage = module.downcast_index(index.storage if hasattr(index, "storage") else index)
+    count, dimension = int(storage.ntotal), int(storage.d)
+    if count == 0:
+        return np.empty((0, dimension), dtype=np.float32)
+    view = module.rev_swig_ptr(storage.get_xb(), count * dimension)
+    return np.asarray(view).reshape(count, dimension)
+
+
+def load(root: Path, uid: str, dimension: int) -> Base | None:
+    """The current generation of the collection's base, or None (none, another dimension, unreadable)."""
+    generation = current(root, uid)
+    if generation == 0:
+        return None
+    path = folder(root, uid) / str(generation)
+    module = faiss()
+    try:
+        with np.load(path / "rows.npz", allow_pickle=False) as data:
+            state = dict(zip(_STATE, (int(x) for x in data["state"]), strict=True))
+            kind = str(data["kind"])
+            ids = np.asarray(data["ids"], dtype=np.int64)
+            live = np.asarray(data["live"], dtype=bool)
+            columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
+            values = Values.of(_strings(data["value_bytes"], data["value_ends"]))
+        if state["dimension"] != dimension:
+            return None
+        index = module.read_index(str(path / "index.faiss"), module.IO_FLAG_MMAP_IFC | module.IO_FLAG_READ_ONLY)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:  # removed meanwhile, or damaged
+        log.warning("index_unreadable", path=str(path), error=str(exc))
+        return None
+    matrix = vectors_of(index)
+    if matrix.shape != (ids.size, dimension) or live.size != ids.size or columns.size != ids.size:
+        log.warning("index_unreadable", path=str(path), error="size mismatch")
+        return None
+    segment = Segment(
+        ids=ids,
+        matrix=matrix,
+        columns=columns,
+        live=None if bool(live.all()) else live,
+        graph=index if kind == HNSW else None,
+        owner=index,
+    )
+    return Base(
+        generation=generation,
+        kind=kind,
+        version=state["version"],
+        last_row=state["last_row"],
+        last_tombstone=state["last_tombstone"],
+        m=state["m"],
+        ef_construction=state["ef_construction"],
+        segment=segment,
+        values=values,
+    )
+
+
+def write(
+    root: Path,
+    uid: str,
+    *,
+    index: Any,
+    kind: str,
+    ids: NDArray[np.int64],
+    live: NDArray[np.bool_],
+    columns: Columns,
+    values: Values,
+    state: dict[str, int],
+) -> int:
+    """Write a new generation and make it current; its number."""
+    module = faiss()
+    base = folder(root, uid)
+    base.mkdir(parents=True, exist_ok=True)
+    generation = max(current(root, uid), *_generations(base), 0) + 1
+    temporary = base / f".{generation}.{os.getpid()}.{threading.get_ident()}"
+    temporary.mkdir()
+    try:
+        module.write_index(index, str(temporary / "index.faiss"))
+        strings = [s.encode("utf-8") for s in values.strings()]
+        arrays: dict[str, Any] = {f"columns.{k}": v for k, v in columns.to_arrays().items()}
+        with (temporary / "rows.npz").open("wb") as file:
+            np.savez(
+                file,
+                state=np.array([state[name] for name in _STATE], dtype=np.int64),
+                kind=np.array(kind),
+                ids=ids,
+                live=live,
+                value_bytes=np.frombuffer(b"".join(strings), dtype=np.uint8),
+                value_ends=np.cumsum([len(s) for s in strings], dtype=np.int64),
+                **arrays,
+            )
+        os.replace(temporary, base / str(generation))
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    pointer = base / f".CURRENT.{os.getpid()}.{threading.get_ident()}"
+    pointer.write_text(str(generation), encoding="ascii")
+    os.replace(pointer, base / "CURRENT")
+    for old in _generations(base):
+        if old < generation - 1:
+            shutil.rmtree(base / str(old), ignore_errors=True)
+    log.info("index_written", uid=uid, kind=kind, generation=generation, rows=int(ids.size))
+    return generation
+
+
+def remove(root: Path, uid: str) -> None:
+    """Delete a collection's base folder (its collection was dropped)."""
+    shutil.rmtree(folder(root, uid), ignore_errors=True)
+
+
+def _generations(base: Path) -> list[int]:
+    return [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+
+
+def _strings(blob: NDArray[np.uint8], ends: NDArray[np.int64]) -> list[str]:
+    data = blob.tobytes()
+    starts = [0, *ends[:-1].tolist()] if ends.size else []
+    return [data[a:b].decode("utf-8") for a, b in zip(starts, ends.tolist(), strict=True)]

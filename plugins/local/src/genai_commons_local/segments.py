@@ -1,0 +1,261 @@
+"""A collection in memory: immutable segments of rows, searched exactly and, for the first, through a graph.
+
+A :class:`Snapshot` is a collection at one version: a tuple of :class:`Segment` objects, each a
+block of rows (row ids ascending, unit float32 vectors, the rows' metadata as
+:class:`~.columns.Columns`, and which rows are still live). Nothing is ever changed in place:
+
+- rows added by any process become a new segment at the end (:meth:`Snapshot.appended`); small
+  segments at the end are merged while the merged block stays small (:data:`MERGE_ROWS`), so a
+  catch-up copies at most that many rows, never the whole matrix;
+- rows deleted flag themselves dead in a new live mask of the segment holding them
+  (:meth:`Segment.without`); the vectors stay until the segment is rebuilt;
+- the first segment may be a *base* read from the index file the maintainer writes
+  (:mod:`.basefile`): its matrix is then a view of the memory-mapped vectors of a faiss index
+  (one copy of the vectors, shared with the page cache) and, for HNSW, its graph.
+
+So readers running on an older snapshot are never disturbed, and a new snapshot shares every
+unchanged array with the one before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from genai_commons import Filter
+
+    from .columns import Columns, Values
+
+    Matrix = NDArray[np.float32]
+    Ids = NDArray[np.int64]
+    Mask = NDArray[np.bool_]
+
+#: Segments at the end are merged while the merged segment holds at most this many rows.
+MERGE_ROWS = 65_536
+#: Score every row of a segment, then pick, when a mask keeps more than this share of it.
+SCORE_ALL_SHARE = 0.2
+
+
+def normalise(matrix: Matrix) -> Matrix:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """A block of a collection's rows."""
+
+    ids: Ids
+    matrix: Matrix
+    columns: Columns
+    #: Which rows are still live; None when every row is.
+    live: Mask | None = None
+    #: The HNSW graph over this segment's rows (a faiss index; position = row), or None.
+    graph: Any = None
+    #: Keeps the memory ``matrix`` views alive (the faiss index it was read from), or None.
+    owner: Any = None
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def live_count(self) -> int:
+        return len(self) if self.live is None else int(self.live.sum())
+
+    def positions(self, row_ids: Ids) -> tuple[Ids, Ids]:
+        """The positions in this segment of those of ``row_ids`` it holds, and which of
+        ``row_ids`` (their indexes) those are."""
+        if len(self) == 0 or row_ids.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        where = np.minimum(np.searchsorted(self.ids, row_ids), len(self) - 1)
+        found = np.flatnonzero(self.ids[where] == row_ids)
+        return where[found].astype(np.int64), found.astype(np.int64)
+
+    def without(self, row_ids: Ids) -> Segment:
+        """This segment with these rows flagged dead (itself when it holds none of them)."""
+        positions, _ = self.positions(row_ids)
+        if positions.size == 0:
+            return self
+        live = np.ones(len(self), dtype=bool) if self.live is None else self.live.copy()
+        live[positions] = False
+        return replace(self, live=live)
+
+    def mask(self, filter: Filter | None, values: Values) -> Mask | None:
+        """The rows that are live and match ``filter``; None when that is every row."""
+        if filter is None:
+            return self.live
+        matched = self.columns.mask(filter, values)
+        return matched if self.live is None else matched & self.live
+
+    def compacted(self) -> Segment:
+        """The live rows only, in memory of their own (no graph)."""
+        if self.live is None and self.graph is None and self.owner is None:
+            return self
+        keep = np.arange(len(self)) if self.live is None else np.flatnonzero(self.live)
+        return Segment(
+            ids=self.ids[keep], matrix=np.ascontiguousarray(self.matrix[keep]), columns=self.columns.take(keep)
+        )
+
+    def top_k(self, q: Matrix, k: int, mask: Mask | None) -> tuple[Ids, Matrix]:
+        """Exact nearest neighbours among the rows ``mask`` keeps (every row when None): row ids
+        and cosine similarities, most similar first."""
+        if mask is None:
+            scores = self.matrix @ q
+            return _best(self.ids, scores, k)
+        kept = np.flatnonzero(mask)
+        if kept.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        # Scoring every row, then picking, beats gathering a large subset.
+        scores = (self.matrix @ q)[kept] if kept.size > SCORE_ALL_SHARE * len(self) else self.matrix[kept] @ q
+        return _best(self.ids[kept], scores, k)
+
+
+def _best(ids: Ids, scores: Matrix, k: int) -> tuple[Ids, Matrix]:
+    if scores.shape[0] == 0 or k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    best = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return ids[best], scores[best]
+
+
+def merge_results(parts: list[tuple[Ids, Matrix]], k: int) -> tuple[Ids, Matrix]:
+    """The best ``k`` of several rankings (each most similar first)."""
+    parts = [part for part in parts if part[0].size]
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    if len(parts) == 1:
+        return parts[0][0][:k], parts[0][1][:k]
+    return _best(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), k)
+
+
+def merged(segments: list[Segment]) -> Segment:
+    """One segment of the live rows of several (ascending row ids, in order)."""
+    from .columns import Columns  # noqa: PLC0415 - columns imports this module's types only
+
+    parts = [segment.compacted() for segment in segments]
+    return Segment(
+        ids=np.concatenate([p.ids for p in parts]),
+        matrix=np.concatenate([p.matrix for p in parts]),
+        columns=Columns.concat([p.columns for p in parts]),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A collection's rows at one version of the store."""
+
+    uid: str
+    version: int
+    dimension: int
+    #: The highest row id seen (rows added later have higher ids).
+    last_row: int
+    #: The newest tombstone seen (rows deleted later have newer ones).
+    last_tombstone: int
+    #: The metadata values' codes, shared by every segment's columns.
+    values: Values
+    segments: tuple[Segment, ...]
+    #: The base's generation (0: no base; segments built from the store alone).
+    generation: int = 0
+
+    def __len__(self) -> int:
+        return sum(segment.live_count for segment in self.segments)
+
+    @property
+    def rows(self) -> int:
+        """Rows held, live or dead."""
+        return sum(len(segment) for segment in self.segments)
+
+    @property
+    def graph(self) -> Segment | None:
+        """The segment with an HNSW graph (the base), if any."""
+        first = self.segments[0] if self.segments else None
+        return first if first is not None and first.graph is not None else None
+
+    @property
+    def base_rows(self) -> int:
+        """Rows of the base segment (0 without a base)."""
+        return len(self.segments[0]) if self.generation and self.segments else 0
+
+    def masks(self, filter: Filter | None) -> list[Mask | None]:
+        return [segment.mask(filter, self.values) for segment in self.segments]
+
+    def top_k(self, q: Matrix, k: int, masks: list[Mask | None] | None = None, *, start: int = 0) -> tuple[Ids, Matrix]:
+        """Exact search over the segments from ``start`` on, under their masks."""
+        chosen = masks if masks is not None else [segment.live for segment in self.segments]
+        return merge_results(
+            [segment.top_k(q, k, mask) for segment, mask in zip(self.segments[start:], chosen[start:], strict=True)], k
+        )
+
+    def cosines(self, row_ids: Ids, q: Matrix) -> tuple[Ids, Matrix]:
+        """The cosine similarities of those of ``row_ids`` this snapshot holds live."""
+        found_ids: list[Ids] = []
+        found_scores: list[Matrix] = []
+        for segment in self.segments:
+            positions, _ = segment.positions(row_ids)
+            if segment.live is not None:
+                positions = positions[segment.live[positions]]
+            if positions.size:
+                found_ids.append(segment.ids[positions])
+                found_scores.append(segment.matrix[positions] @ q)
+        if not found_ids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        return np.concatenate(found_ids), np.concatenate(found_scores)
+
+    def without(self, row_ids: Ids) -> Snapshot:
+        if row_ids.size == 0:
+            return self
+        ordered = np.unique(row_ids)
+        return replace(self, segments=tuple(segment.without(ordered) for segment in self.segments))
+
+    def appended(self, segment: Segment) -> Snapshot:
+        """This snapshot with ``segment`` (rows newer than every row held) at the end, small
+        segments at the end merged."""
+        segments = [*self.segments, segment] if len(segment) else list(self.segments)
+        protected = 1 if self.generation else 0  # the base is never merged into
+        while len(segments) - protected >= 2:
+            last, before = segments[-1], segments[-2]
+            if before.graph is not None or before.owner is not None:
+                break
+            if last.live_count + before.live_count > MERGE_ROWS or 2 * len(last) < len(before):
+                break
+            segments[-2:] = [merged([before, last])]
+        return replace(self, segments=tuple(segments))
+
+    def at(self, *, version: int, last_row: int, last_tombstone: int) -> Snapshot:
+        return replace(self, version=version, last_row=last_row, last_tombstone=last_tombstone)
+
+    def rows_after(self, row: int) -> list[Segment]:
+        """The rows with ids above ``row`` as segments (parts of segments where one straddles it)."""
+        found: list[Segment] = []
+        for segment in self.segments:
+            if len(segment) == 0 or segment.ids[-1] <= row:
+                continue
+            if segment.ids[0] > row and segment.graph is None and segment.owner is None:
+                found.append(segment)
+                continue
+            part = replace(segment, graph=None)
+            start = int(np.searchsorted(segment.ids, row, side="right"))
+            found.append(_slice(part, start))
+        return found
+
+    def live_ids(self) -> Ids:
+        parts = [s.ids if s.live is None else s.ids[s.live] for s in self.segments]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _slice(segment: Segment, start: int) -> Segment:
+    positions = np.arange(start, len(segment))
+    return Segment(
+        ids=segment.ids[start:],
+        matrix=np.ascontiguousarray(segment.matrix[start:]),
+        columns=segment.columns.take(positions),
+        live=None if segment.live is None else segment.live[start:],
+    )
