@@ -194,9 +194,12 @@ def main() -> None:
         started = time.perf_counter()
         hnsw.retrieve(kb, RetrievalQuery(vector=queries[0], k=k))
         first_hnsw = time.perf_counter() - started
-        index_file = next((Path(str(database) + "-index")).glob("*/*/index.faiss"))
-        index_mb = index_file.stat().st_size / 2**20
-        raw = faiss.read_index(str(index_file), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        folder = next(Path(str(database) + "-index").glob("*/CURRENT")).parent
+        base = basefile.load(folder.parent, folder.name, args.dimension)
+        assert base is not None and base.segment.graph is not None
+        raw = base.segment.graph  # the same graph, searched by faiss alone
+        graph_file = folder / str(base.generation) / "graph.faiss"
+        index_mb = vectors_mb + graph_file.stat().st_size / 2**20
         ef = ann.ef_search(hnsw.local_settings.hnsw_ef_search, k, args.rows)
         raw_s, hnsw_s, hnsw_answers = [], [], []
         for q in queries:
@@ -232,7 +235,7 @@ def main() -> None:
                 answers.append(hnsw.retrieve(kb, RetrievalQuery(vector=q, k=k, filter=where)))
                 filtered_s.append(time.perf_counter() - started)
             report.filtered(percent, filtered_s, recall(answers, expected), statistics.median(hnsw_s))
-        del raw
+        del raw, base
         hnsw.close()
 
         fresh = child("first-query", database, 3, 50, k, args.dimension, args.latent)

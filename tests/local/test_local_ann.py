@@ -165,7 +165,7 @@ def test_a_damaged_base_costs_time_not_answers(filled, make_provider: MakeProvid
     _, hnsw, vectors = filled
     expected = top(hnsw, kb, vectors[7])
     base = base_of(database)
-    (folders(database)[0] / str(base.generation) / "index.faiss").write_bytes(b"not an index")
+    (folders(database)[0] / str(base.generation) / "vectors.npy").write_bytes(b"not an index")
     fresh = make_provider(**HNSW)
     assert top(fresh, kb, vectors[7])[:5] == expected[:5]  # from the store, exactly
     build(fresh, kb)
@@ -208,5 +208,6 @@ def test_a_large_exact_collection_gets_flat_vectors_a_new_process_maps(
     build(exact, kb)
     base = base_of(database)
     assert base is not None and base.kind == basefile.FLAT and base.segment.graph is None
-    assert base.segment.owner is not None, "the matrix is a view of the mapped index"
+    assert isinstance(base.segment.matrix, np.memmap), "the vectors are mapped, not read"
+    assert base.segment.matrix.flags.aligned
     assert top(make_provider(index="exact"), kb, vectors[17], k=1) == ["c17"]

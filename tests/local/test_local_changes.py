@@ -409,3 +409,24 @@ def test_a_process_killed_between_steps_leaves_old_chunks_and_whole_sources(data
         assert sorted(rows_of(store, "kb")) == sorted(f"new{s}-{i}" for s in range(6) for i in range(4))
     finally:
         store.close()
+
+
+def test_a_repopulate_that_keeps_most_chunks_looks_at_a_bounded_number_a_transaction(
+    store: KnowledgeStore, monkeypatch: pytest.MonkeyPatch
+):
+    chunks = random_chunks(100, 2)
+    ingest(store, "kb", chunks)
+    ingest(store, "other", random_chunks(50, 2))  # rows of another collection in between
+    ingest(store, "kb", random_chunks(20, 2, prefix="late"))
+    monkeypatch.setattr(ingestion.Others, "SCAN", 5)
+    kept = [(c.chunk_id,) for c in chunks.chunks[:99]] + [(f"late{i}",) for i in range(19)]
+    with store._writing() as conn:
+        conn.execute("DELETE FROM temp.batch_chunks")
+        conn.executemany("INSERT INTO temp.batch_chunks (chunk_id) VALUES (?)", kept)
+        others = ingestion.Others.of(conn, collection_id(store, "kb"), IngestMode.REPOPULATE, ())
+    deleted = []
+    while not others.done:
+        with store._writing() as conn:
+            deleted.append(others.delete(conn, 2))  # looks at 5 x 2 rows
+    assert len(deleted) == 12 and sum(deleted) == 2 and deleted[9] == 1 and deleted[-1] == 1
+    assert sorted(rows_of(store, "kb")) == sorted(c for (c,) in kept)

@@ -5,19 +5,26 @@ Beside the database, one folder per collection (named by the collection's random
     <database>-index/<uid>/
         CURRENT                 the generation to read, written last (a rename: readers see
                                 the old number or the new, never a torn one)
-        <generation>/index.faiss   the rows' unit vectors in a faiss index: HNSW (``IndexHNSWFlat``,
-                                   inner product) or flat (``IndexFlatIP``), written with faiss's own
-                                   writer straight to the file
+        <generation>/vectors.npy   the rows' unit vectors, float32, in row-id order (numpy's format:
+                                   its data starts 64-byte aligned, so numpy maps and scores it at
+                                   full speed)
+        <generation>/graph.faiss   HNSW only: the graph (``IndexHNSWFlat``, inner product), written
+                                   with faiss's own writer straight to the file, without its vectors
         <generation>/rows.npz      row ids (position -> store row id), which are live, the metadata
                                    columns and value strings, and the store state the base was built
                                    from (collection version, highest row id, newest tombstone)
         .lock                      held by the one process maintaining the folder
 
-Readers open the index with ``IO_FLAG_MMAP_IFC``: the vectors stay in the file and are paged in by
-the kernel, so a new process answers its first query without reading 1.5 GB into its own memory,
-processes share one copy in the page cache, and the matrix that exact search uses is a view of the
-same memory as the graph's (:class:`~.segments.Segment` ``owner``). A generation is never changed
-once ``CURRENT`` names it; the maintainer removes generations older than the one before the current.
+A flat base is read by mapping ``vectors.npy``: the vectors stay in the file and are paged in by
+the kernel, so a new process answers its first query without reading them into its own memory,
+and processes share one copy in the page cache. An HNSW base is read as the graph plus the vectors
+copied once into the graph's own storage (faiss needs them there to walk it), in blocks, without
+mapping the file; the matrix that exact search uses is then a view of that storage
+(:class:`~.segments.Segment` ``owner``): one copy of the vectors either way. (faiss can map the
+vectors of an index file itself, ``IO_FLAG_MMAP_IFC``, but they then start at an offset that is
+not a multiple of four bytes, and numpy scores unaligned float32 arrays five times slower.) A
+generation is never changed once ``CURRENT`` names it; the maintainer removes generations older
+than the one before the current.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ log = get_logger(__name__)
 
 HNSW = "hnsw"
 FLAT = "flat"
+#: Rows copied per block into an HNSW graph's storage.
+_BLOCK = 65_536
 _STATE = ("version", "last_row", "last_tombstone", "dimension", "m", "ef_construction")
 
 
@@ -91,12 +100,12 @@ def vectors_of(index: Any) -> NDArray[np.float32]:
 
 
 def load(root: Path, uid: str, dimension: int) -> Base | None:
-    """The current generation of the collection's base, or None (none, another dimension, unreadable)."""
+    """The current generation of the collection's base, or None (none, another dimension, unreadable).
+    Each call reads its own copy of an HNSW graph (the maintainer extends one)."""
     generation = current(root, uid)
     if generation == 0:
         return None
     path = folder(root, uid) / str(generation)
-    module = faiss()
     try:
         with np.load(path / "rows.npz", allow_pickle=False) as data:
             state = dict(zip(_STATE, (int(x) for x in data["state"]), strict=True))
@@ -107,21 +116,22 @@ def load(root: Path, uid: str, dimension: int) -> Base | None:
             values = Values.of(_strings(data["value_bytes"], data["value_ends"]))
         if state["dimension"] != dimension:
             return None
-        index = module.read_index(str(path / "index.faiss"), module.IO_FLAG_MMAP_IFC | module.IO_FLAG_READ_ONLY)
+        graph: Any = None
+        if kind == HNSW:
+            graph, storage = _graph(path, dimension)
+            matrix = vectors_of(storage)
+            owner: Any = (graph, storage)
+        else:
+            matrix = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            owner = None
     except (OSError, ValueError, KeyError, RuntimeError) as exc:  # removed meanwhile, or damaged
         log.warning("index_unreadable", path=str(path), error=str(exc))
         return None
-    matrix = vectors_of(index)
     if matrix.shape != (ids.size, dimension) or live.size != ids.size or columns.size != ids.size:
         log.warning("index_unreadable", path=str(path), error="size mismatch")
         return None
     segment = Segment(
-        ids=ids,
-        matrix=matrix,
-        columns=columns,
-        live=None if bool(live.all()) else live,
-        graph=index if kind == HNSW else None,
-        owner=index,
+        ids=ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=owner
     )
     return Base(
         generation=generation,
@@ -136,12 +146,37 @@ def load(root: Path, uid: str, dimension: int) -> Base | None:
     )
 
 
+def _graph(path: Path, dimension: int) -> tuple[Any, Any]:
+    """The HNSW graph of a generation with its vectors copied into its storage, block by block
+    (read from the file, not mapped, so that they are in memory once)."""
+    module = faiss()
+    graph = module.read_index(str(path / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
+    storage = module.IndexFlatIP(dimension)
+    with (path / "vectors.npy").open("rb") as file:
+        major, _ = np.lib.format.read_magic(file)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(file)
+        if fortran or dtype != np.dtype("<f4") or len(shape) != 2 or shape[1] != dimension:
+            raise ValueError(f"vectors.npy holds {dtype} {shape}, not float32 rows of {dimension}")
+        for start in range(0, shape[0], _BLOCK):
+            rows = min(_BLOCK, shape[0] - start)
+            block = np.fromfile(file, dtype="<f4", count=rows * dimension)
+            if block.size != rows * dimension:
+                raise ValueError("vectors.npy is shorter than its header says")
+            storage.add(block.reshape(rows, dimension))
+    if storage.ntotal != graph.ntotal:
+        raise ValueError(f"the graph holds {graph.ntotal} rows, vectors.npy {storage.ntotal}")
+    graph.storage = storage  # the graph does not own it (own_fields is False): the caller keeps both
+    return graph, storage
+
+
 def write(
     root: Path,
     uid: str,
     *,
-    index: Any,
     kind: str,
+    graph: Any,
+    matrix: NDArray[np.float32],
     ids: NDArray[np.int64],
     live: NDArray[np.bool_],
     columns: Columns,
@@ -156,7 +191,9 @@ def write(
     temporary = base / f".{generation}.{os.getpid()}.{threading.get_ident()}"
     temporary.mkdir()
     try:
-        module.write_index(index, str(temporary / "index.faiss"))
+        np.save(temporary / "vectors.npy", matrix, allow_pickle=False)
+        if kind == HNSW:
+            module.write_index(graph, str(temporary / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
         strings = [s.encode("utf-8") for s in values.strings()]
         arrays: dict[str, Any] = {f"columns.{k}": v for k, v in columns.to_arrays().items()}
         with (temporary / "rows.npz").open("wb") as file:

@@ -67,6 +67,18 @@ BLOCK_ROWS = 16_384
 
 
 @dataclass(frozen=True)
+class Built:
+    """A generation ready to write."""
+
+    graph: Any
+    matrix: Any
+    ids: Any
+    live: Any
+    columns: Columns
+    values: Values
+
+
+@dataclass(frozen=True)
 class Plan:
     kind: str
     #: Extend the current base rather than build a new one.
@@ -215,14 +227,16 @@ class Maintainer:
             return False
         started = time.perf_counter()
         if plan.extend and base is not None and deleted is not None:
-            index, ids, live, columns, values = self._extended(base, deleted[0], info, state["last_row"])
+            built = self._extended(base, deleted[0], info, state["last_row"])
         else:
-            index, ids, live, columns, values = self._fresh(plan.kind, info, state["last_row"])
+            built = self._fresh(plan.kind, info, rows, state["last_row"])
+        del base  # its memory, before the next generation is read by anyone
         state.update(dimension=dimension, m=self.settings.hnsw_m, ef_construction=self.settings.hnsw_ef_construction)
         basefile.write(
-            self.root, info.uid, index=index, kind=plan.kind, ids=ids, live=live, columns=columns, values=values,
-            state=state,
+            self.root, info.uid, kind=plan.kind, graph=built.graph, matrix=built.matrix, ids=built.ids,
+            live=built.live, columns=built.columns, values=built.values, state=state,
         )  # fmt: skip
+        live = built.live
         log.info(
             "index_maintained",
             collection=info.name,
@@ -257,29 +271,42 @@ class Maintainer:
         due = max(TAIL_ROWS, TAIL_SHARE * len(segment))
         return Plan(kind, extend=True) if added + newly_dead >= due else None
 
-    def _new(self, kind: str, dimension: int) -> Any:
-        if kind == basefile.HNSW:
-            return new_index(dimension, m=self.settings.hnsw_m, ef_construction=self.settings.hnsw_ef_construction)
-        return basefile.faiss().IndexFlatIP(dimension)
-
-    def _fresh(self, kind: str, info: CollectionInfo, last_row: int) -> tuple[Any, Any, Any, Columns, Values]:
-        index = self._new(kind, info.dimension or 0)
+    def _fresh(self, kind: str, info: CollectionInfo, rows: int, last_row: int) -> Built:
+        dimension = info.dimension or 0
         values = Values()
-        ids, columns = self._add_rows(index, info, 0, last_row, values)
-        return index, ids, np.ones(ids.size, dtype=bool), columns, values
+        if kind == basefile.HNSW:
+            graph = new_index(dimension, m=self.settings.hnsw_m, ef_construction=self.settings.hnsw_ef_construction)
+            ids, columns = self._add_rows(graph.add, info, 0, last_row, values)
+            matrix = basefile.vectors_of(graph)
+        else:
+            graph = None
+            matrix = np.empty((rows, dimension), dtype=np.float32)  # rows at the first read: an upper bound
+            filled = [0]
 
-    def _extended(
-        self, base: Base, deleted: list[int], info: CollectionInfo, last_row: int
-    ) -> tuple[Any, Any, Any, Columns, Values]:
-        faiss = basefile.faiss()
-        path = basefile.folder(self.root, info.uid) / str(base.generation) / "index.faiss"
-        index = faiss.read_index(str(path))  # into memory: a mapped index cannot grow
+            def fill(block: Any) -> None:
+                matrix[filled[0] : filled[0] + len(block)] = block
+                filled[0] += len(block)
+
+            ids, columns = self._add_rows(fill, info, 0, last_row, values)
+            matrix = matrix[: filled[0]]
+        return Built(graph, matrix, ids, np.ones(ids.size, dtype=bool), columns, values)
+
+    def _extended(self, base: Base, deleted: list[int], info: CollectionInfo, last_row: int) -> Built:
         segment = base.segment.without(np.asarray(deleted, dtype=np.int64))
         live = np.ones(len(segment), dtype=bool) if segment.live is None else segment.live
         values = base.values
-        ids, columns = self._add_rows(index, info, base.last_row, last_row, values)
-        return (
-            index,
+        if base.kind == basefile.HNSW:
+            graph = segment.graph  # this load's own copy: growing it disturbs no reader
+            ids, columns = self._add_rows(graph.add, info, base.last_row, last_row, values)
+            matrix = basefile.vectors_of(segment.owner[1])
+        else:
+            graph = None
+            blocks: list[Any] = []
+            ids, columns = self._add_rows(blocks.append, info, base.last_row, last_row, values)
+            matrix = np.concatenate([segment.matrix, *blocks]) if blocks else segment.matrix
+        return Built(
+            graph,
+            matrix,
             np.concatenate([segment.ids, ids]),
             np.concatenate([live, np.ones(ids.size, dtype=bool)]),
             Columns.concat([segment.columns, columns]),
@@ -287,10 +314,10 @@ class Maintainer:
         )
 
     def _add_rows(
-        self, index: Any, info: CollectionInfo, after: int, last_row: int, values: Values
+        self, add: Callable[[Any], object], info: CollectionInfo, after: int, last_row: int, values: Values
     ) -> tuple[Any, Columns]:
-        """Add the collection's rows with after < id <= last_row to the index, block by block,
-        each block read in its own read transaction; their ids and metadata columns."""
+        """Hand the collection's rows with after < id <= last_row to ``add`` (unit vectors), block
+        by block, each block read in its own read transaction; their ids and metadata columns."""
         dimension = info.dimension or 0
         all_ids: list[Any] = []
         parts: list[Columns] = []
@@ -309,7 +336,7 @@ class Maintainer:
             if ids.size == 0:
                 break
             vectors = np.frombuffer(block[1], dtype="<f4").reshape(len(block[0]), dimension)[keep]
-            index.add(normalise(vectors))
+            add(normalise(vectors))
             all_ids.append(ids)
             position = int(block[0][-1])
         ids_out = np.concatenate(all_ids) if all_ids else np.empty(0, dtype=np.int64)

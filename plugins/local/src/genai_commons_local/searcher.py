@@ -61,6 +61,9 @@ EXACT_SUBSET_SHARE = 0.1
 GENERATION_CHECK_SECONDS = 0.5
 #: Seconds between two requests for maintenance from queries of one collection.
 REQUEST_SECONDS = 5.0
+#: A reader asks for maintenance when the rows changed since the base are this many times what
+#: makes the maintainer extend it.
+READER_LAG = 4
 #: Read transactions a query tries before it gives up on a snapshot not newer than its own.
 ATTEMPTS = 5
 
@@ -280,7 +283,9 @@ class Searcher:
             return True
         base = snapshot.segments[0]
         changed = snapshot.rows - len(base) + (len(base) - base.live_count)
-        return changed >= max(TAIL_ROWS, TAIL_SHARE * len(base))
+        # The writing process maintains the base once it stops writing; a reader steps in only
+        # when the base lags far behind (a writer that never stops, or one that exited).
+        return changed >= READER_LAG * max(TAIL_ROWS, TAIL_SHARE * len(base))
 
     # -- the search ------------------------------------------------------------------------
 
