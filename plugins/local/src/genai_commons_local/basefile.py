@@ -40,7 +40,7 @@ import numpy as np
 
 from genai_commons import get_logger
 
-from .columns import Columns, Values
+from .columns import Columns, Values, pack_strings, unpack_strings
 from .segments import Segment
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def load(root: Path, uid: str, dimension: int) -> Base | None:
             ids = np.asarray(data["ids"], dtype=np.int64)
             live = np.asarray(data["live"], dtype=bool)
             columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
-            values = Values.of(_strings(data["value_bytes"], data["value_ends"]))
+            values = Values.of(unpack_strings(data["value_bytes"], data["value_ends"]))
         if state["dimension"] != dimension:
             return None
         graph: Any = None
@@ -194,7 +194,7 @@ def write(
         np.save(temporary / "vectors.npy", matrix, allow_pickle=False)
         if kind == HNSW:
             module.write_index(graph, str(temporary / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
-        strings = [s.encode("utf-8") for s in values.strings()]
+        value_bytes, value_ends = pack_strings(values.strings())
         arrays: dict[str, Any] = {f"columns.{k}": v for k, v in columns.to_arrays().items()}
         with (temporary / "rows.npz").open("wb") as file:
             np.savez(
@@ -203,8 +203,8 @@ def write(
                 kind=np.array(kind),
                 ids=ids,
                 live=live,
-                value_bytes=np.frombuffer(b"".join(strings), dtype=np.uint8),
-                value_ends=np.cumsum([len(s) for s in strings], dtype=np.int64),
+                value_bytes=value_bytes,
+                value_ends=value_ends,
                 **arrays,
             )
         os.replace(temporary, base / str(generation))
@@ -228,9 +228,3 @@ def remove(root: Path, uid: str) -> None:
 
 def _generations(base: Path) -> list[int]:
     return [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
-
-
-def _strings(blob: NDArray[np.uint8], ends: NDArray[np.int64]) -> list[str]:
-    data = blob.tobytes()
-    starts = [0, *ends[:-1].tolist()] if ends.size else []
-    return [data[a:b].decode("utf-8") for a, b in zip(starts, ends.tolist(), strict=True)]

@@ -1,15 +1,14 @@
 """The portable metadata filter as an SQL condition on a chunk, with bound parameters only.
 
 Each leaf (:class:`Eq`, :class:`In`, :class:`Range`) is a ``SELECT`` of the row ids of the
-chunks whose ``metadata`` rows match it (:func:`leaf_query`), and a whole filter a membership
+chunks whose ``metadata`` rows match it, and a whole filter a membership
 test of the chunk's row id in those sets (:func:`condition`), so a missing key is simply "not a
 member" and SQL's three-valued logic never leaks into :class:`Not`: the condition is true exactly
 when :meth:`Filter.matches` is. Keys, values and bounds travel as parameters; the SQL text is
 made of constant fragments only, whatever the filter holds.
 
-Listings use :func:`condition`; searches run the leaf queries and combine their row ids with set
-operations over the collection's rows (:func:`.search.matching`), which is several times faster
-when a filter keeps many rows.
+Listings and keyword searches use :func:`condition`; vector searches evaluate the same filter in
+memory (:mod:`.columns`).
 """
 
 from __future__ import annotations
@@ -36,13 +35,6 @@ def condition(filter: Filter, column: str = "c.id") -> Condition:
     params: list[object] = []
     sql = _translate(filter, column, params)
     return sql, params
-
-
-def leaf_query(leaf: Leaf) -> Condition:
-    """A ``SELECT`` of the row ids of the chunks (of every collection) whose metadata matches one
-    leaf; each row id at most once, since a chunk has one value per key."""
-    params: list[object] = []
-    return _leaf(leaf, params), params
 
 
 def _leaf(leaf: Leaf, params: list[object]) -> str:

@@ -180,11 +180,6 @@ class Snapshot:
         first = self.segments[0] if self.segments else None
         return first if first is not None and first.graph is not None else None
 
-    @property
-    def base_rows(self) -> int:
-        """Rows of the base segment (0 without a base)."""
-        return len(self.segments[0]) if self.generation and self.segments else 0
-
     def masks(self, filter: Filter | None) -> list[Mask | None]:
         return [segment.mask(filter, self.values) for segment in self.segments]
 
@@ -232,31 +227,3 @@ class Snapshot:
 
     def at(self, *, version: int, last_row: int, last_tombstone: int) -> Snapshot:
         return replace(self, version=version, last_row=last_row, last_tombstone=last_tombstone)
-
-    def rows_after(self, row: int) -> list[Segment]:
-        """The rows with ids above ``row`` as segments (parts of segments where one straddles it)."""
-        found: list[Segment] = []
-        for segment in self.segments:
-            if len(segment) == 0 or segment.ids[-1] <= row:
-                continue
-            if segment.ids[0] > row and segment.graph is None and segment.owner is None:
-                found.append(segment)
-                continue
-            part = replace(segment, graph=None)
-            start = int(np.searchsorted(segment.ids, row, side="right"))
-            found.append(_slice(part, start))
-        return found
-
-    def live_ids(self) -> Ids:
-        parts = [s.ids if s.live is None else s.ids[s.live] for s in self.segments]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-
-def _slice(segment: Segment, start: int) -> Segment:
-    positions = np.arange(start, len(segment))
-    return Segment(
-        ids=segment.ids[start:],
-        matrix=np.ascontiguousarray(segment.matrix[start:]),
-        columns=segment.columns.take(positions),
-        live=None if segment.live is None else segment.live[start:],
-    )

@@ -52,7 +52,7 @@ from . import changes, ingestion, keywords
 from .catalog import SELECT_COLLECTION as _COLLECTION
 from .catalog import CollectionInfo
 from .catalog import collection_info as _collection
-from .filters import Leaf, condition, leaf_query
+from .filters import condition
 from .wire import CHUNK_COLUMNS, ChunkRow, chunk_from_row
 
 __all__ = ["SCHEMA_VERSION", "CollectionInfo", "KnowledgeStore", "Reader"]
@@ -124,11 +124,6 @@ class Reader:
         """The number of chunks of each collection that has any."""
         return dict(self.conn.execute("SELECT collection_id, COUNT(*) FROM chunks GROUP BY collection_id"))
 
-    def row_ids(self, collection_id: int) -> list[int]:
-        """Every chunk row id of the collection, ascending."""
-        cursor = self.conn.execute("SELECT id FROM chunks WHERE collection_id = ? ORDER BY id", (collection_id,))
-        return [r[0] for r in cursor]
-
     def vectors(self, collection_id: int, row_ids: Sequence[int]) -> tuple[list[int], bytes]:
         """The vectors of these rows as one float32 blob, with their row ids (ascending)."""
         ids: list[int] = []
@@ -153,11 +148,6 @@ class Reader:
                 ids.append(row_id)
                 blobs.append(blob)
         return ids, b"".join(blobs)
-
-    def leaf_ids(self, leaf: Leaf) -> Iterator[tuple[int]]:
-        """The row ids of the chunks, of any collection, that match one filter leaf (unordered)."""
-        sql, params = leaf_query(leaf)
-        return self.conn.execute(sql, params)
 
     def chunks_by_row(self, row_ids: Sequence[int], similarities: Sequence[float]) -> list[KnowledgeBaseChunk]:
         """The chunks (without vectors) of these row ids, in that order, with their similarities."""
