@@ -87,6 +87,23 @@ def test_a_query_never_builds_the_graph(make_provider: MakeProvider, kb: Knowled
     assert base_of(database).kind == basefile.HNSW
 
 
+def test_a_steady_stream_of_ingestions_still_gets_its_graph(
+    make_provider: MakeProvider, kb: KnowledgeBase, database: Path, monkeypatch
+):
+    monkeypatch.setattr(maintain, "QUIET_SECONDS", 3600.0)  # never quiet...
+    monkeypatch.setattr(maintain, "BUSY_SECONDS", 0.3)  # ... but served this long after the first request
+    writer = make_provider(**HNSW)
+    deadline = time.monotonic() + 20
+    batch = 0
+    while not folders(database) or basefile.current(folders(database)[0].parent, folders(database)[0].name) == 0:
+        assert time.monotonic() < deadline, "the background maintainer wrote no base while ingestion went on"
+        chunks, _ = dataset(50, seed=batch, start=batch * 50)
+        writer.ingest(kb, chunks, IngestMode.INSERT)
+        batch += 1
+        time.sleep(0.05)
+    assert base_of(database).kind == basefile.HNSW
+
+
 def test_deleted_chunks_are_never_returned(filled, kb: KnowledgeBase, database: Path):
     exact, hnsw, vectors = filled
     deleted = [f"doc-{i}" for i in range(0, ROWS // 10, 10)]  # 10 % of the chunks: flagged, not rebuilt

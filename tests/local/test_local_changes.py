@@ -170,7 +170,11 @@ def test_a_schema_2_file_gets_the_change_log_and_keeps_its_rows(database: Path):
         for statement in _SCHEMA_2:
             conn.execute(statement)
         conn.execute("INSERT INTO collections (name, uid, dimension, created) VALUES ('old', 'u1', 2, 0)")
-        keywords.create(conn, 1)  # schema 2's keyword index, with its triggers
+        keywords.create(conn, 1)  # schema 2's keyword index, with its triggers, the one on insert too
+        conn.execute(
+            "CREATE TRIGGER chunks_fts_1_insert AFTER INSERT ON chunks WHEN new.collection_id = 1 BEGIN "
+            "INSERT INTO chunks_fts_1 (rowid, input_text) VALUES (new.id, new.input_text); END"
+        )
         conn.executemany(
             "INSERT INTO chunks (collection_id, chunk_id, source_id, human_readable_id, input_text, metadata, vector) "
             "VALUES (1, ?, 's', ?, ?, '[]', ?)",
@@ -192,7 +196,11 @@ def test_a_schema_2_file_gets_the_change_log_and_keeps_its_rows(database: Path):
     finally:
         store.close()
     with sqlite3.connect(database) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+        triggers = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert "chunks_fts_1_insert" not in triggers and "chunks_fts_1_delete" in triggers
+        # the index matches the rows (rank 1: FTS5 checks it against the content table too)
+        conn.execute("INSERT INTO chunks_fts_1 (chunks_fts_1, rank) VALUES ('integrity-check', 1)")
         assert conn.execute("SELECT tombstone_floor FROM collections").fetchall() == [(0,)]
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()

@@ -126,6 +126,9 @@ def test_plain_chunks_get_an_id(provider: LocalProvider, kb: KnowledgeBase):
     [
         (ChunkCollection.of_texts(["no vector"]), "has no vector"),
         (collection(chunk("nan", [1.0, float("nan")])), "NaN or infinite"),
+        (collection(chunk("inf", [float("inf"), 1.0])), "NaN or infinite"),
+        (collection(chunk("both", [float("-inf"), float("inf")])), "NaN or infinite"),
+        (collection(chunk("huge", [3.0e38] * 4), chunk("ninf", [1.0, 1.0, 1.0, float("-inf")])), "NaN or infinite"),
         (collection(chunk("a", [1.0, 0.0]), chunk("b", [1.0, 0.0, 0.0])), "differ in length"),
     ],
 )

@@ -477,3 +477,24 @@ def test_filter_text_must_be_valid_unicode(build) -> None:
     # a lone surrogate (undecodable command-line bytes) cannot be stored or sent by any backend
     with pytest.raises(ValidationError, match="lone surrogate"):
         build()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        ("float32", [0.5, -1.25, 3.0]),
+        ("float64", [0.5, -1.25, 3.0]),
+        ("strided", [0.5, 3.0]),
+        ("list", [0.5, -1.25, 3.0]),
+    ],
+)
+def test_a_vector_from_numpy_or_a_list_keeps_its_numbers(make: str, expected: list[float]) -> None:
+    np = pytest.importorskip("numpy")
+    source: Any = {
+        "float32": np.array([0.5, -1.25, 3.0], dtype=np.float32),  # copied whole, as a buffer
+        "float64": np.array([0.5, -1.25, 3.0]),
+        "strided": np.array([0.5, -1.25, 3.0], dtype=np.float32)[::2],  # not contiguous: number by number
+        "list": [0.5, -1.25, 3.0],
+    }[make]
+    vector = Chunk(input_text="a", vector=source).vector
+    assert vector is not None and vector.typecode == "f" and list(vector) == expected

@@ -28,6 +28,14 @@ def to_vector(value: Sequence[float] | FloatArray | None) -> FloatArray | None:
         return None
     if isinstance(value, array) and value.typecode == "f":
         return value
+    try:  # a buffer of float32 (a numpy vector, say) is copied whole, not number by number
+        view = memoryview(value)  # type: ignore[arg-type]
+    except TypeError:
+        view = None
+    if view is not None and view.ndim == 1 and view.format == "f" and view.c_contiguous:
+        vector = array("f")
+        vector.frombytes(view.cast("B"))
+        return vector
     try:
         return array("f", value)
     except TypeError as exc:

@@ -34,7 +34,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -59,6 +59,23 @@ def faiss() -> Any:
     import faiss as module  # noqa: PLC0415 - heavy; only when a base is used
 
     return module
+
+
+@dataclass(frozen=True, eq=False)
+class Header:
+    """What a generation holds, without its vectors or graph: enough to decide whether it is due
+    for maintenance (:func:`header`)."""
+
+    generation: int
+    kind: str
+    version: int
+    last_row: int
+    last_tombstone: int
+    dimension: int
+    m: int
+    ef_construction: int
+    ids: NDArray[np.int64]
+    live: NDArray[np.bool_]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,25 +116,21 @@ def vectors_of(index: Any) -> NDArray[np.float32]:
     return np.asarray(view).reshape(count, dimension)
 
 
+def header(root: Path, uid: str, dimension: int) -> Header | None:
+    """The current generation's header, or None (none, another dimension, unreadable)."""
+    return _read(root, uid, dimension, full=False)[0]
+
+
 def load(root: Path, uid: str, dimension: int) -> Base | None:
     """The current generation of the collection's base, or None (none, another dimension, unreadable).
     Each call reads its own copy of an HNSW graph (the maintainer extends one)."""
-    generation = current(root, uid)
-    if generation == 0:
+    head, columns, values = _read(root, uid, dimension, full=True)
+    if head is None or columns is None or values is None:
         return None
-    path = folder(root, uid) / str(generation)
+    path = folder(root, uid) / str(head.generation)
+    graph: Any = None
     try:
-        with np.load(path / "rows.npz", allow_pickle=False) as data:
-            state = dict(zip(_STATE, (int(x) for x in data["state"]), strict=True))
-            kind = str(data["kind"])
-            ids = np.asarray(data["ids"], dtype=np.int64)
-            live = np.asarray(data["live"], dtype=bool)
-            columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
-            values = Values.of(unpack_strings(data["value_bytes"], data["value_ends"]))
-        if state["dimension"] != dimension:
-            return None
-        graph: Any = None
-        if kind == HNSW:
+        if head.kind == HNSW:
             graph, storage = _graph(path, dimension)
             matrix = vectors_of(storage)
             owner: Any = (graph, storage)
@@ -127,23 +140,61 @@ def load(root: Path, uid: str, dimension: int) -> Base | None:
     except (OSError, ValueError, KeyError, RuntimeError) as exc:  # removed meanwhile, or damaged
         log.warning("index_unreadable", path=str(path), error=str(exc))
         return None
-    if matrix.shape != (ids.size, dimension) or live.size != ids.size or columns.size != ids.size:
+    if matrix.shape != (head.ids.size, dimension) or columns.size != head.ids.size:
         log.warning("index_unreadable", path=str(path), error="size mismatch")
         return None
+    live = head.live
     segment = Segment(
-        ids=ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=owner
+        ids=head.ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=owner
     )
     return Base(
-        generation=generation,
-        kind=kind,
-        version=state["version"],
-        last_row=state["last_row"],
-        last_tombstone=state["last_tombstone"],
-        m=state["m"],
-        ef_construction=state["ef_construction"],
+        generation=head.generation,
+        kind=head.kind,
+        version=head.version,
+        last_row=head.last_row,
+        last_tombstone=head.last_tombstone,
+        m=head.m,
+        ef_construction=head.ef_construction,
         segment=segment,
         values=values,
     )
+
+
+def _read(root: Path, uid: str, dimension: int, *, full: bool) -> tuple[Header | None, Columns | None, Values | None]:
+    """The current generation's ``rows.npz``: its header, and with ``full`` its metadata columns and values."""
+    generation = current(root, uid)
+    if generation == 0:
+        return None, None, None
+    path = folder(root, uid) / str(generation)
+    columns = values = None
+    try:
+        with np.load(path / "rows.npz", allow_pickle=False) as data:
+            state = dict(zip(_STATE, (int(x) for x in data["state"]), strict=True))
+            head = Header(
+                generation=generation,
+                kind=str(data["kind"]),
+                ids=np.asarray(data["ids"], dtype=np.int64),
+                live=np.asarray(data["live"], dtype=bool),
+                **state,
+            )
+            if not full:  # the files the full read needs are there, as large as the header says
+                with (path / "vectors.npy").open("rb") as file:
+                    if _vectors_shape(file, dimension)[0] != data["ids"].size:
+                        raise ValueError("vectors.npy holds another number of rows")
+                if head.kind == HNSW and not (path / "graph.faiss").is_file():
+                    raise ValueError("graph.faiss is missing")
+            else:
+                columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
+                values = Values.of(unpack_strings(data["value_bytes"], data["value_ends"]))
+    except (OSError, ValueError, KeyError) as exc:  # removed meanwhile, or damaged
+        log.warning("index_unreadable", path=str(path), error=str(exc))
+        return None, None, None
+    if head.dimension != dimension:
+        return None, None, None
+    if head.live.size != head.ids.size:
+        log.warning("index_unreadable", path=str(path), error="size mismatch")
+        return None, None, None
+    return head, columns, values
 
 
 def _graph(path: Path, dimension: int) -> tuple[Any, Any]:
@@ -153,11 +204,7 @@ def _graph(path: Path, dimension: int) -> tuple[Any, Any]:
     graph = module.read_index(str(path / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
     storage = module.IndexFlatIP(dimension)
     with (path / "vectors.npy").open("rb") as file:
-        major, _ = np.lib.format.read_magic(file)
-        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(file)
-        if fortran or dtype != np.dtype("<f4") or len(shape) != 2 or shape[1] != dimension:
-            raise ValueError(f"vectors.npy holds {dtype} {shape}, not float32 rows of {dimension}")
+        shape = _vectors_shape(file, dimension)
         for start in range(0, shape[0], _BLOCK):
             rows = min(_BLOCK, shape[0] - start)
             block = np.fromfile(file, dtype="<f4", count=rows * dimension)
@@ -168,6 +215,16 @@ def _graph(path: Path, dimension: int) -> tuple[Any, Any]:
         raise ValueError(f"the graph holds {graph.ntotal} rows, vectors.npy {storage.ntotal}")
     graph.storage = storage  # the graph does not own it (own_fields is False): the caller keeps both
     return graph, storage
+
+
+def _vectors_shape(file: BinaryIO, dimension: int) -> tuple[int, int]:
+    """The shape ``vectors.npy``'s header gives (the file is left at the start of its data)."""
+    major, _ = np.lib.format.read_magic(file)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(file)
+    if fortran or dtype != np.dtype("<f4") or len(shape) != 2 or shape[1] != dimension:
+        raise ValueError(f"vectors.npy holds {dtype} {shape}, not float32 rows of {dimension}")
+    return int(shape[0]), int(shape[1])
 
 
 def write(

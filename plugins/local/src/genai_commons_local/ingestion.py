@@ -328,3 +328,4 @@ def insert_rows(conn: sqlite3.Connection, collection_id: int, rows: Sequence[Chu
         "INSERT INTO metadata (chunk, key, value, number) VALUES (?, ?, ?, ?)",
         [(i, *pair) for i, r in zip(ids, rows, strict=True) for pair in r.pairs],
     )
+    keywords.index_rows(conn, collection_id, ids.start, ids.stop - 1)

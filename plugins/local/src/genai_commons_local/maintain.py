@@ -18,8 +18,11 @@ One process at a time maintains a collection (``.lock`` in its folder, :mod:`fil
 that finds it held skips the work, and every process loads what the holder wrote. In the
 background (:meth:`Maintainer.request`, after each ingestion, or from a query that found the base
 out of date) one daemon thread per store does the work once the collection has been quiet for
-:data:`QUIET_SECONDS`, with faiss limited to one thread so that queries keep the other cores;
-:meth:`Maintainer.build` does it now (``genai kb index``, the end of ``genai kb ingest``).
+:data:`QUIET_SECONDS` (or, under a steady stream of ingestions, :data:`BUSY_SECONDS` after the
+first), with faiss limited to one thread so that queries keep the other cores;
+:meth:`Maintainer.build` does it now (``genai kb sync``, the end of ``genai kb ingest``). Whether
+anything is due is decided from the base's header (:func:`.basefile.header`: row ids and state,
+not the vectors), so a check that finds nothing to do costs milliseconds, not a load.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from .basefile import Base
+    from .basefile import Base, Header
     from .settings import LocalSettings
     from .store import CollectionInfo, KnowledgeStore
 
@@ -60,8 +63,10 @@ FLAT_ROWS = 50_000
 TAIL_ROWS = 5_000
 #: ... or this share of the base, whichever is more.
 TAIL_SHARE = 0.05
-#: Background work waits until the collection had no ingestion from this process for this long.
+#: Background work waits until the collection had no ingestion from this process for this long...
 QUIET_SECONDS = 2.0
+#: ... or, under a steady stream of ingestions, this long after the first one it has not served.
+BUSY_SECONDS = 30.0
 #: Rows read from the store per read transaction.
 BLOCK_ROWS = 16_384
 
@@ -103,7 +108,8 @@ class Maintainer:
         self.settings = settings
         self.root = root
         self.written = written
-        self._requests: dict[str, float] = {}
+        #: Collection name -> (first unserved request, when it is due), monotonic seconds.
+        self._requests: dict[str, tuple[float, float]] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -118,10 +124,12 @@ class Maintainer:
         with self._wake:
             if self._closed:
                 return
+            moment = time.monotonic()
             if now:
-                self._requests.setdefault(name, time.monotonic() - QUIET_SECONDS)
+                self._requests.setdefault(name, (moment, moment))
             else:
-                self._requests[name] = time.monotonic()
+                first = self._requests.get(name, (moment, moment))[0]
+                self._requests[name] = (first, min(moment + QUIET_SECONDS, first + BUSY_SECONDS))
                 self._owed.add(name)
                 _MAINTAINERS.add(self)
             if self._thread is None or not self._thread.is_alive():
@@ -176,12 +184,12 @@ class Maintainer:
 
     def _due(self) -> str | None:
         now = time.monotonic()
-        return next((n for n, t in self._requests.items() if now - t >= QUIET_SECONDS), None)
+        return next((n for n, (_, due) in self._requests.items() if due <= now), None)
 
     def _wait_time(self) -> float | None:
         if not self._requests:
             return None
-        return max(0.01, min(self._requests.values()) + QUIET_SECONDS - time.monotonic())
+        return max(0.01, min(due for _, due in self._requests.values()) - time.monotonic())
 
     # -- the work --------------------------------------------------------------------------
 
@@ -208,7 +216,7 @@ class Maintainer:
 
     def _build(self, info: CollectionInfo, *, force: bool) -> bool:
         dimension = info.dimension or 0
-        base = basefile.load(self.root, info.uid, dimension)
+        head = basefile.header(self.root, info.uid, dimension)
         with self.store.reading() as reader:
             assert reader is not None
             fresh = reader.collection(info.name)
@@ -221,12 +229,14 @@ class Maintainer:
                 "last_row": reader.last_row(info.id),
                 "last_tombstone": reader.last_tombstone(),
             }
-            deleted = None if base is None else reader.deleted_after(info.id, base.last_tombstone)
-        plan = self.plan(base, deleted, rows, info, force=force)
+            deleted = None if head is None else reader.deleted_after(info.id, head.last_tombstone)
+        plan = self.plan(head, deleted, rows, force=force)
         if plan is None or dimension == 0:
             return False
         started = time.perf_counter()
-        if plan.extend and base is not None and deleted is not None:
+        # the lock is held: the generation read is the one the header described
+        base = basefile.load(self.root, info.uid, dimension) if plan.extend else None
+        if base is not None and deleted is not None:
             built = self._extended(base, deleted[0], info, state["last_row"])
         else:
             built = self._fresh(plan.kind, info, rows, state["last_row"])
@@ -249,27 +259,28 @@ class Maintainer:
         return True
 
     def plan(
-        self, base: Base | None, deleted: tuple[list[int], int] | None, rows: int, info: CollectionInfo, *, force: bool
+        self, head: Header | None, deleted: tuple[list[int], int] | None, rows: int, *, force: bool
     ) -> Plan | None:
-        """What the collection's base needs (None: nothing)."""
-        kind = wanted_kind(self.settings, rows, None if base is None else base.kind)
+        """What the collection's base needs (None: nothing), from the header of the current one,
+        the rows deleted since it and the collection's live rows."""
+        kind = wanted_kind(self.settings, rows, None if head is None else head.kind)
         if kind is None:
             return None
-        if base is None or deleted is None or base.kind != kind or force:
+        if head is None or deleted is None or head.kind != kind or force:
             return Plan(kind, extend=False)
-        if kind == basefile.HNSW and (base.m, base.ef_construction) != (
+        if kind == basefile.HNSW and (head.m, head.ef_construction) != (
             self.settings.hnsw_m,
             self.settings.hnsw_ef_construction,
         ):
             return Plan(kind, extend=False)
-        segment = base.segment
-        now = segment.without(np.asarray(deleted[0], dtype=np.int64))
-        if len(now) - now.live_count > REBUILD_DEAD_SHARE * max(len(now), 1):
+        size = head.ids.size
+        live_before = int(head.live.sum())
+        live_now = int((head.live & ~np.isin(head.ids, np.asarray(deleted[0], dtype=np.int64))).sum())
+        if size - live_now > REBUILD_DEAD_SHARE * max(size, 1):
             return Plan(kind, extend=False)
-        added = max(0, rows - now.live_count)
-        newly_dead = segment.live_count - now.live_count
-        due = max(TAIL_ROWS, TAIL_SHARE * len(segment))
-        return Plan(kind, extend=True) if added + newly_dead >= due else None
+        added = max(0, rows - live_now)
+        due = max(TAIL_ROWS, TAIL_SHARE * size)
+        return Plan(kind, extend=True) if added + live_before - live_now >= due else None
 
     def _fresh(self, kind: str, info: CollectionInfo, rows: int, last_row: int) -> Built:
         dimension = info.dimension or 0

@@ -59,11 +59,13 @@ __all__ = ["SCHEMA_VERSION", "CollectionInfo", "KnowledgeStore", "Reader"]
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The schema before the keyword index.
 _WITHOUT_KEYWORDS = 1
 #: The schema before the change log (:mod:`.changes`).
 _WITHOUT_CHANGES = 2
+#: The schema whose keyword indexes had a trigger on insert (:func:`.keywords.index_rows` since).
+_INSERT_TRIGGERS = 3
 
 _SCHEMA = (
     """CREATE TABLE collections (
@@ -242,7 +244,9 @@ class KnowledgeStore:
             if version == _WITHOUT_KEYWORDS:
                 keywords.migrate(conn, _WITHOUT_KEYWORDS, _WITHOUT_CHANGES)
             if version in (_WITHOUT_KEYWORDS, _WITHOUT_CHANGES):
-                changes.migrate(conn, _WITHOUT_CHANGES, SCHEMA_VERSION)
+                changes.migrate(conn, _WITHOUT_CHANGES, _INSERT_TRIGGERS)
+            if version in (_WITHOUT_KEYWORDS, _WITHOUT_CHANGES, _INSERT_TRIGGERS):
+                keywords.drop_insert_triggers(conn, _INSERT_TRIGGERS, SCHEMA_VERSION)
             ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
             for statement in ingestion.TEMP_TABLES:
                 conn.execute(statement)
