@@ -3,6 +3,7 @@ search, deletions and filters honoured, extended, loaded by new instances, rebui
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -176,6 +177,25 @@ def test_a_new_instance_loads_the_base_and_catches_up(
     third = make_provider(**HNSW)
     assert not {f"c{i}" for i in range(40, 50)} & set(top(third, kb, vectors[42], k=30))
     assert base_of(database).generation == generation, "loaded, not rebuilt"
+
+
+def test_the_index_file_of_earlier_versions_is_removed_when_a_base_replaces_it(
+    make_provider: MakeProvider, kb: KnowledgeBase, database: Path
+):
+    writer = make_provider(index="exact")
+    writer.ingest(kb, dataset(300)[0], IngestMode.INSERT)
+    with sqlite3.connect(database) as conn:
+        ((uid,),) = conn.execute("SELECT uid FROM collections").fetchall()
+    conn.close()
+    legacy = database.with_name(database.name + "-hnsw")  # earlier versions: <database>-hnsw/<uid>.npz
+    legacy.mkdir()
+    (legacy / f"{uid}.npz").write_bytes(b"an index written by an earlier version")
+    (legacy / "other.npz").write_bytes(b"another collection's")
+    build(make_provider(**HNSW), kb)
+    assert [p.name for p in legacy.iterdir()] == ["other.npz"]
+    (legacy / "other.npz").unlink()
+    writer.drop_collection(kb)  # the last one: the folder goes too
+    assert not legacy.exists()
 
 
 def test_a_damaged_base_costs_time_not_answers(filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path):

@@ -91,9 +91,9 @@ def test_every_kind_of_deletion_leaves_a_tombstone(store: KnowledgeStore):
     step({"a1", "loose"}, before)
     ingest(store, "kb", collection(chunk("c1", [1, 0], source="C"), chunk("c2", [1, 0], source="C")))
     before = rows_of(store, "kb")
-    assert store.delete_chunks("kb", ["B"]) == 1
+    assert store.delete_chunks("kb", ["B"]) == (1, None)
     step({"b1"}, before)
-    assert store.delete_chunks("kb", None) == 2
+    assert store.delete_chunks("kb", None) == (2, None)
     step({"c1", "c2"}, before)
     assert deleted_since(store, "kb", seen) == ([], seen)  # nothing new
 

@@ -29,6 +29,7 @@ than the one before the current.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -274,6 +275,7 @@ def write(
     for old in _generations(base):
         if old < generation - 1:
             shutil.rmtree(base / str(old), ignore_errors=True)
+    remove_legacy(root, uid)
     log.info("index_written", uid=uid, kind=kind, generation=generation, rows=int(ids.size))
     return generation
 
@@ -281,6 +283,15 @@ def write(
 def remove(root: Path, uid: str) -> None:
     """Delete a collection's base folder (its collection was dropped)."""
     shutil.rmtree(folder(root, uid), ignore_errors=True)
+
+
+def remove_legacy(root: Path, uid: str) -> None:
+    """Delete what versions before this layout kept for the collection (``<database>-hnsw/<uid>.npz``),
+    and that folder once empty: a base of this layout replaces it."""
+    legacy = root.with_name(root.name.removesuffix("-index") + "-hnsw")
+    (legacy / f"{uid}.npz").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # absent, or other collections' files are still there
+        legacy.rmdir()
 
 
 def _generations(base: Path) -> list[int]:

@@ -212,7 +212,9 @@ class LocalProvider(Provider):
     def delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int:
         store, searcher = self._parts()
         with self._errors():
-            deleted = store.delete_chunks(knowledge_base.collection, source_ids)
+            deleted, retired = store.delete_chunks(knowledge_base.collection, source_ids)
+        if retired is not None:  # emptied by replacing the collection: the old one's base goes
+            searcher.forget(retired)
         if deleted:
             searcher.changed(knowledge_base.collection)
         return deleted

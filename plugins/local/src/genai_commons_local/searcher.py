@@ -109,6 +109,7 @@ class Searcher:
             self._states.pop(info.uid, None)
         self._common.forget(info.id)
         basefile.remove(self.index_directory, info.uid)
+        basefile.remove_legacy(self.index_directory, info.uid)
 
     def changed(self, collection: str) -> None:
         """This process wrote to the collection: bring its base up to date once writing stops."""

@@ -48,7 +48,7 @@ from genai_commons import (
 )
 from genai_commons.storage import ensure_schema, open_database, schema_version
 
-from . import changes, ingestion, keywords
+from . import changes, ingestion, keywords, removal
 from .catalog import SELECT_COLLECTION as _COLLECTION
 from .catalog import CollectionInfo
 from .catalog import collection_info as _collection
@@ -117,10 +117,11 @@ class Reader:
 
     def collection(self, name: str) -> CollectionInfo | None:
         row = self.conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
-        return None if row is None else _collection(row)
+        return None if row is None or removal.retired(name) else _collection(row)
 
     def collections(self) -> list[CollectionInfo]:
-        return [_collection(r) for r in self.conn.execute(f"{_COLLECTION} ORDER BY name")]
+        rows = self.conn.execute(f"{_COLLECTION} ORDER BY name")
+        return [_collection(r) for r in rows if not removal.retired(str(r[1]))]
 
     def counts(self) -> dict[int, int]:
         """The number of chunks of each collection that has any."""
@@ -364,6 +365,10 @@ class KnowledgeStore:
         """Store the rows: upsert by chunk id; ``replace`` also deletes the other chunks of the rows'
         sources, ``repopulate`` every other chunk of the collection. One transaction for at most
         ``ingestion.TRANSACTION_ROWS`` rows, bounded steps beyond (see :mod:`.ingestion`)."""
+        if removal.retired(name):
+            raise ValidationError(
+                f"collection {name!r}: a local collection's name cannot start with {removal.RETIRED!r}"
+            )
         started = time.perf_counter()
         with self._connection(self._writer) as conn:  # held throughout: the temp tables are this call's
             job = ingestion.Ingestion(conn, lambda: self._transaction(conn), name, model, rows, mode)
@@ -385,42 +390,26 @@ class KnowledgeStore:
         )
         return result
 
-    def delete_chunks(self, name: str, source_ids: Sequence[str] | None) -> int:
-        """Delete the chunks of these sources (every chunk when None); how many went."""
+    def delete_chunks(self, name: str, source_ids: Sequence[str] | None) -> tuple[int, CollectionInfo | None]:
+        """Delete the chunks of these sources (every chunk when None), in bounded transactions
+        (:mod:`.removal`); how many went, and the collection retired to empty it, if one was."""
         if not self.exists:
-            return 0
-        with self._writing() as conn:
-            row = conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                return 0
-            if source_ids is None:
-                deleted = conn.execute("DELETE FROM chunks WHERE collection_id = ?", (row[0],)).rowcount
-            else:
-                deleted = 0
-                for batch in _batches(sorted(set(source_ids))):
-                    deleted += conn.execute(
-                        f"DELETE FROM chunks WHERE collection_id = ? AND source_id IN ({_marks(len(batch))})",  # noqa: S608
-                        [row[0], *batch],
-                    ).rowcount
-            if deleted:
-                conn.execute("UPDATE collections SET version = version + 1 WHERE id = ?", (row[0],))
-                changes.prune(conn, row[0])
+            return 0, None
+        if source_ids is None:
+            deleted, retired = removal.empty(self._writing, name)
+        else:
+            deleted, retired = removal.delete_sources(self._writing, name, source_ids), None
         log.debug("chunks_deleted", collection=name, deleted=deleted)
-        return int(deleted)
+        return deleted, retired
 
     def drop(self, name: str) -> CollectionInfo | None:
-        """Delete the collection and its chunks; the collection that was, or None."""
+        """Delete the collection and its chunks (:mod:`.removal`); the collection that was, or None."""
         if not self.exists:
             return None
-        with self._writing() as conn:
-            row = conn.execute(f"{_COLLECTION} WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                return None
-            keywords.drop(conn, row[0])
-            conn.execute("DELETE FROM collections WHERE id = ?", (row[0],))  # the chunks cascade, unlogged
-            changes.forget(conn, row[0])
-        log.debug("collection_dropped", collection=name)
-        return _collection(row)
+        info = removal.drop(self._writing, name)
+        if info is not None:
+            log.debug("collection_dropped", collection=name)
+        return info
 
 
 def _marks(count: int) -> str:
