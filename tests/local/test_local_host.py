@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from local_helpers import needs_model
 
 from genai_commons import (
@@ -18,6 +19,7 @@ from genai_commons import (
     NotFoundError,
     RetrievalQuery,
 )
+from genai_commons.cli import CliState, main
 from genai_commons.config import KnowledgeSettings
 from genai_commons.knowledge.loaders import Loader
 from genai_commons.knowledge.pipeline import ingest_documents
@@ -136,3 +138,23 @@ def test_documents_ingested_with_the_local_model_answer_a_search(make_host: Make
     assert kb.embedding_model.ref == "local:all-MiniLM-L6-v2" and kb.embedding_model.dimensions == 384
     assert host.retrieve("docs", "when do I have to pay the bill?", k=1).chunks[0].source_id == "billing.md"
     assert host.retrieve("docs", "how do I get to Portugal by rail", k=1).chunks[0].source_id == "travel.md"
+
+
+def test_kb_sync_on_the_command_line_builds_a_local_collections_index(
+    make_host: MakeHost, usage_recorder: UsageRecorder, genai_home: Path
+):
+    host = make_host(
+        LocalProvider,
+        FakeProvider,
+        usage_recorder,
+        knowledge=KnowledgeSettings(default_embedding_model="fake:embed"),
+        providers={"local": {"index": "hnsw"}},
+    )
+    host.ingest("local:notes", CHUNKS)
+    assert not list(genai_home.rglob("graph.faiss"))  # the maintainer waits for 2 quiet seconds
+    result = CliRunner().invoke(main, ["kb", "sync", "local:notes", "--json"], obj=CliState(host=host))
+    assert result.exit_code == 0, result.output
+    assert '"index"' in result.output
+    assert list(genai_home.rglob("graph.faiss"))  # the HNSW base, written now
+    missing = CliRunner().invoke(main, ["kb", "sync", "local:nothing"], obj=CliState(host=host))
+    assert missing.exit_code != 0 and "nothing" in missing.output
