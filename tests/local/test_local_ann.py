@@ -12,7 +12,7 @@ import pytest
 from local_helpers import MakeProvider, chunk, clustered, collection
 
 from genai_commons import ChunkCollection, Eq, In, IngestMode, KnowledgeBase, Range, RetrievalQuery
-from genai_commons_local import LocalProvider, basefile, maintain
+from genai_commons_local import LocalProvider, ann, basefile, maintain
 
 ROWS = 2000
 HNSW = {"index": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 64}
@@ -198,11 +198,31 @@ def test_the_index_file_of_earlier_versions_is_removed_when_a_base_replaces_it(
     assert not legacy.exists()
 
 
-def test_a_damaged_base_costs_time_not_answers(filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path):
+@pytest.mark.parametrize("damage", ["vectors", "graph", "graph without vectors"])
+def test_a_damaged_base_costs_time_not_answers(
+    filled, make_provider: MakeProvider, kb: KnowledgeBase, database: Path, damage: str
+):
     _, hnsw, vectors = filled
     expected = top(hnsw, kb, vectors[7])
     base = base_of(database)
-    (folders(database)[0] / str(base.generation) / "vectors.npy").write_bytes(b"not an index")
+    generation = folders(database)[0] / str(base.generation)
+    damaged = generation / "damaged"  # renamed into place: the files in use are mapped, never rewritten
+    if damage == "vectors":
+        damaged.write_bytes(b"not an index")
+        damaged.replace(generation / "vectors.npy")
+    elif damage == "graph":
+        damaged.write_bytes((generation / "graph.faiss").read_bytes()[:1000])
+        damaged.replace(generation / "graph.faiss")
+    else:  # the layout of an earlier version: the graph written without its vectors, six numbers of state
+        faiss = basefile.faiss()
+        faiss.write_index(base.segment.graph, str(damaged), faiss.IO_FLAG_SKIP_STORAGE)
+        damaged.replace(generation / "graph.faiss")
+        with np.load(generation / "rows.npz") as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["state"] = arrays["state"][:6]
+        with damaged.open("wb") as file:
+            np.savez(file, **arrays)
+        damaged.replace(generation / "rows.npz")
     fresh = make_provider(**HNSW)
     assert top(fresh, kb, vectors[7])[:5] == expected[:5]  # from the store, exactly
     build(fresh, kb)
@@ -248,3 +268,13 @@ def test_a_large_exact_collection_gets_flat_vectors_a_new_process_maps(
     assert isinstance(base.segment.matrix, np.memmap), "the vectors are mapped, not read"
     assert base.segment.matrix.flags.aligned
     assert top(make_provider(index="exact"), kb, vectors[17], k=1) == ["c17"]
+
+
+def test_the_walk_widens_with_the_graph_and_under_narrow_filters():
+    assert ann.ef_search(128, 10, 50_000) == 128  # at most 100,000 rows: as configured
+    assert ann.ef_search(128, 10, 100_000) == 128
+    assert ann.ef_search(128, 10, 1_000_000) == 255  # x 10 ** 0.3
+    assert ann.ef_search(128, 500, 100_000) == 500  # never narrower than k
+    widths = [ann.ef_search(128, 10, 1_000_000, share) for share in (1.0, 0.5, 0.2, 0.11, 0.02)]
+    assert widths == sorted(widths) and widths[1] == 303 and widths[-1] == 679  # x share ** -0.25
+    assert ann.ef_search(128, 10, 10**9, 1e-6) == ann.MAX_EF_SEARCH

@@ -8,23 +8,25 @@ Beside the database, one folder per collection (named by the collection's random
         <generation>/vectors.npy   the rows' unit vectors, float32, in row-id order (numpy's format:
                                    its data starts 64-byte aligned, so numpy maps and scores it at
                                    full speed)
-        <generation>/graph.faiss   HNSW only: the graph (``IndexHNSWFlat``, inner product), written
-                                   with faiss's own writer straight to the file, without its vectors
+        <generation>/graph.faiss   HNSW only: the graph with its own copy of the vectors
+                                   (``IndexHNSWFlat``, inner product), faiss's own format
         <generation>/rows.npz      row ids (position -> store row id), which are live, the metadata
                                    columns and value strings, and the store state the base was built
                                    from (collection version, highest row id, newest tombstone)
         .lock                      held by the one process maintaining the folder
 
-A flat base is read by mapping ``vectors.npy``: the vectors stay in the file and are paged in by
-the kernel, so a new process answers its first query without reading them into its own memory,
-and processes share one copy in the page cache. An HNSW base is read as the graph plus the vectors
-copied once into the graph's own storage (faiss needs them there to walk it), in blocks, without
-mapping the file; the matrix that exact search uses is then a view of that storage
-(:class:`~.segments.Segment` ``owner``): one copy of the vectors either way. (faiss can map the
-vectors of an index file itself, ``IO_FLAG_MMAP_IFC``, but they then start at an offset that is
-not a multiple of four bytes, and numpy scores unaligned float32 arrays five times slower.) A
-generation is never changed once ``CURRENT`` names it; the maintainer removes generations older
-than the one before the current.
+Nothing is read into memory: a base is *mapped*. Exact search maps ``vectors.npy`` (numpy),
+and an HNSW base maps ``graph.faiss`` too (faiss's ``IO_FLAG_MMAP_IFC``: the graph's links are
+read, its vectors stay in the file), so a new process answers its first query in milliseconds
+instead of the seconds that reading 1.5 GB (a million vectors) into fresh memory takes, and every
+process shares one copy in the page cache. The vectors are on disk twice for an HNSW base: faiss
+maps them where its file format puts them, at an offset that is not a multiple of four bytes,
+and numpy scores an unaligned float32 array five times slower (it leaves such arrays to its own
+loops instead of BLAS), so exact search reads the aligned copy in ``vectors.npy``. A process
+touches the graph's copy when it walks the graph and the other when it searches exactly; one
+that only walks the graph (the usual case at this size) holds one. The maintainer reads a
+generation it extends into its own memory (:func:`load` with ``writable``). A generation is
+never changed once ``CURRENT`` names it; the maintainer removes generations older than the one before the current.
 """
 
 from __future__ import annotations
@@ -51,9 +53,7 @@ log = get_logger(__name__)
 
 HNSW = "hnsw"
 FLAT = "flat"
-#: Rows copied per block into an HNSW graph's storage.
-_BLOCK = 65_536
-_STATE = ("version", "last_row", "last_tombstone", "dimension", "m", "ef_construction")
+_STATE = ("version", "last_row", "last_tombstone", "dimension", "m", "ef_construction", "graph_bytes")
 
 
 def faiss() -> Any:
@@ -75,6 +75,8 @@ class Header:
     dimension: int
     m: int
     ef_construction: int
+    #: The size of ``graph.faiss`` as written (0: none), checked before it is used.
+    graph_bytes: int
     ids: NDArray[np.int64]
     live: NDArray[np.bool_]
 
@@ -122,22 +124,22 @@ def header(root: Path, uid: str, dimension: int) -> Header | None:
     return _read(root, uid, dimension, full=False)[0]
 
 
-def load(root: Path, uid: str, dimension: int) -> Base | None:
-    """The current generation of the collection's base, or None (none, another dimension, unreadable).
-    Each call reads its own copy of an HNSW graph (the maintainer extends one)."""
+def load(root: Path, uid: str, dimension: int, *, writable: bool = False) -> Base | None:
+    """The current generation of the collection's base, or None (none, another dimension, unreadable):
+    mapped, or with ``writable`` an HNSW graph read into memory of its own (to extend it)."""
     head, columns, values = _read(root, uid, dimension, full=True)
     if head is None or columns is None or values is None:
         return None
     path = folder(root, uid) / str(head.generation)
     graph: Any = None
     try:
+        matrix = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
         if head.kind == HNSW:
-            graph, storage = _graph(path, dimension)
-            matrix = vectors_of(storage)
-            owner: Any = (graph, storage)
-        else:
-            matrix = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            owner = None
+            if (path / "graph.faiss").stat().st_size != head.graph_bytes:
+                raise ValueError("graph.faiss is not the size it was written")
+            graph = _graph(path, writable=writable)
+            if graph.ntotal != head.ids.size:
+                raise ValueError(f"the graph holds {graph.ntotal} rows, the base {head.ids.size}")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:  # removed meanwhile, or damaged
         log.warning("index_unreadable", path=str(path), error=str(exc))
         return None
@@ -146,7 +148,7 @@ def load(root: Path, uid: str, dimension: int) -> Base | None:
         return None
     live = head.live
     segment = Segment(
-        ids=head.ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=owner
+        ids=head.ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=graph
     )
     return Base(
         generation=head.generation,
@@ -178,19 +180,19 @@ def _read(root: Path, uid: str, dimension: int, *, full: bool) -> tuple[Header |
                 live=np.asarray(data["live"], dtype=bool),
                 **state,
             )
+            if head.dimension != dimension:
+                return None, None, None
             if not full:  # the files the full read needs are there, as large as the header says
                 with (path / "vectors.npy").open("rb") as file:
-                    if _vectors_shape(file, dimension)[0] != data["ids"].size:
+                    if _vectors_shape(file, dimension)[0] != head.ids.size:
                         raise ValueError("vectors.npy holds another number of rows")
-                if head.kind == HNSW and not (path / "graph.faiss").is_file():
-                    raise ValueError("graph.faiss is missing")
+                if head.kind == HNSW and (path / "graph.faiss").stat().st_size != head.graph_bytes:
+                    raise ValueError("graph.faiss is not the size it was written")
             else:
                 columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
                 values = Values.of(unpack_strings(data["value_bytes"], data["value_ends"]))
     except (OSError, ValueError, KeyError) as exc:  # removed meanwhile, or damaged
         log.warning("index_unreadable", path=str(path), error=str(exc))
-        return None, None, None
-    if head.dimension != dimension:
         return None, None, None
     if head.live.size != head.ids.size:
         log.warning("index_unreadable", path=str(path), error="size mismatch")
@@ -198,24 +200,13 @@ def _read(root: Path, uid: str, dimension: int, *, full: bool) -> tuple[Header |
     return head, columns, values
 
 
-def _graph(path: Path, dimension: int) -> tuple[Any, Any]:
-    """The HNSW graph of a generation with its vectors copied into its storage, block by block
-    (read from the file, not mapped, so that they are in memory once)."""
+def _graph(path: Path, *, writable: bool) -> Any:
+    """The HNSW graph of a generation, its vectors mapped from the file (or read, when ``writable``)."""
     module = faiss()
-    graph = module.read_index(str(path / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
-    storage = module.IndexFlatIP(dimension)
-    with (path / "vectors.npy").open("rb") as file:
-        shape = _vectors_shape(file, dimension)
-        for start in range(0, shape[0], _BLOCK):
-            rows = min(_BLOCK, shape[0] - start)
-            block = np.fromfile(file, dtype="<f4", count=rows * dimension)
-            if block.size != rows * dimension:
-                raise ValueError("vectors.npy is shorter than its header says")
-            storage.add(block.reshape(rows, dimension))
-    if storage.ntotal != graph.ntotal:
-        raise ValueError(f"the graph holds {graph.ntotal} rows, vectors.npy {storage.ntotal}")
-    graph.storage = storage  # the graph does not own it (own_fields is False): the caller keeps both
-    return graph, storage
+    graph = module.read_index(str(path / "graph.faiss"), 0 if writable else module.IO_FLAG_MMAP_IFC)
+    if graph.storage is None:  # a graph written without its vectors (an earlier layout): build anew
+        raise ValueError("graph.faiss holds no vectors")
+    return graph
 
 
 def _vectors_shape(file: BinaryIO, dimension: int) -> tuple[int, int]:
@@ -250,8 +241,10 @@ def write(
     temporary.mkdir()
     try:
         np.save(temporary / "vectors.npy", matrix, allow_pickle=False)
+        state = {**state, "graph_bytes": 0}
         if kind == HNSW:
-            module.write_index(graph, str(temporary / "graph.faiss"), module.IO_FLAG_SKIP_STORAGE)
+            module.write_index(graph, str(temporary / "graph.faiss"))
+            state["graph_bytes"] = (temporary / "graph.faiss").stat().st_size
         value_bytes, value_ends = pack_strings(values.strings())
         arrays: dict[str, Any] = {f"columns.{k}": v for k, v in columns.to_arrays().items()}
         with (temporary / "rows.npz").open("wb") as file:

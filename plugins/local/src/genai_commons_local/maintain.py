@@ -235,7 +235,7 @@ class Maintainer:
             return False
         started = time.perf_counter()
         # the lock is held: the generation read is the one the header described
-        base = basefile.load(self.root, info.uid, dimension) if plan.extend else None
+        base = basefile.load(self.root, info.uid, dimension, writable=True) if plan.extend else None
         if base is not None and deleted is not None:
             built = self._extended(base, deleted[0], info, state["last_row"])
         else:
@@ -307,9 +307,9 @@ class Maintainer:
         live = np.ones(len(segment), dtype=bool) if segment.live is None else segment.live
         values = base.values
         if base.kind == basefile.HNSW:
-            graph = segment.graph  # this load's own copy: growing it disturbs no reader
+            graph = segment.graph  # read into this load's own memory: growing it disturbs no reader
             ids, columns = self._add_rows(graph.add, info, base.last_row, last_row, values)
-            matrix = basefile.vectors_of(segment.owner[1])
+            matrix = basefile.vectors_of(graph)
         else:
             graph = None
             blocks: list[Any] = []

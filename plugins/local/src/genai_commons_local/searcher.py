@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-#: A filter keeping at most this share of the collection (or ``exact_filter_limit`` rows) is searched exactly.
-EXACT_SUBSET_SHARE = 0.1
 #: Seconds between two looks at a collection's ``CURRENT`` file for a generation written by another process.
 GENERATION_CHECK_SECONDS = 0.5
 #: Seconds between two requests for maintenance from queries of one collection.
@@ -302,7 +300,7 @@ class Searcher:
         mask = graph.live if masks is None else masks[0]
         rows = len(graph)
         kept = rows if mask is None else int(np.count_nonzero(mask))
-        if masks is not None and kept <= max(self.settings.exact_filter_limit, EXACT_SUBSET_SHARE * rows):
+        if masks is not None and kept <= self.settings.exact_filter_limit:
             return snapshot.top_k(q, k, masks)
         ef = ann.ef_search(self.settings.hnsw_ef_search, k, rows, kept / max(rows, 1))
         ids, scores = ann.search(graph.graph, graph.ids, q, k, ef=ef, mask=mask)

@@ -103,6 +103,8 @@ _SCHEMA = (
     "CREATE INDEX metadata_by_number ON metadata (key, number)",
     *changes.STATEMENTS,
 )
+#: SQLite's page cache per connection, in KiB.
+CACHE_KIB = 65_536
 #: Parameters per ``IN (…)`` list.
 _BATCH = 500
 #: Connections inherited through fork, kept alive so that closing them cannot disturb the parent.
@@ -236,6 +238,9 @@ class KnowledgeStore:
         conn = open_database(self.path, timeout=self.timeout)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            # 64 MB of pages (SQLite's default is 2 MB): the indexes an ingestion writes into stay
+            # in memory at a million chunks, about 10 % faster; taken only as pages are read.
+            conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
             version = schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise ConfigurationError(
