@@ -135,7 +135,7 @@ class Report:
         print(f"first query of a new process           {first:8.2f} s")
         print(
             f"peak RSS of that process (51 queries)  {peak:8.0f} MB   vectors {vectors_mb:.0f} MB,"
-            f" index file {index_mb:.0f} MB"
+            f" graph {index_mb - vectors_mb:.0f} MB"
         )
         print(self._verdict("a new process's first query <= 3 s", first <= 3))
         print(self._verdict("peak RSS <= 1.5 x vectors + graph", peak <= limit))

@@ -202,7 +202,8 @@ def main() -> None:
         assert base is not None and base.segment.graph is not None
         raw = base.segment.graph  # the same graph, searched by faiss alone
         graph_file = folder / str(base.generation) / "graph.faiss"
-        index_mb = vectors_mb + graph_file.stat().st_size / 2**20
+        # graph.faiss holds the graph and its own copy of the vectors (see basefile): the graph is the rest
+        index_mb = vectors_mb + max(0, graph_file.stat().st_size - matrix.nbytes) / 2**20
         ef = ann.ef_search(hnsw.local_settings.hnsw_ef_search, k, args.rows)
         raw_s, hnsw_s, hnsw_answers = [], [], []
         for q in queries:
