@@ -4,14 +4,16 @@
 once: autocommit mode (transactions are explicit ``BEGIN IMMEDIATE``), write-ahead logging so that
 readers and a writer work at once, a busy timeout instead of "database is locked" errors, and
 ``synchronous = NORMAL`` (durable at each checkpoint; a crash loses no committed transaction's
-consistency).
+consistency). :func:`ensure_schema` creates a schema and :func:`migration` runs one step of a
+migration, each once however many processes open the file at the same time.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -64,6 +66,23 @@ def ensure_schema(conn: sqlite3.Connection, version: int, statements: Iterable[s
             for statement in statements:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def migration(conn: sqlite3.Connection, from_version: int, to_version: int) -> Iterator[bool]:
+    """One step of a schema migration, in one transaction: yields whether the file still records
+    ``from_version`` (this process makes the step; another process made it meanwhile otherwise,
+    and it waited, ``BEGIN IMMEDIATE``), and records ``to_version`` when it did."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        due = schema_version(conn) == from_version
+        yield due
+        if due:
+            conn.execute(f"PRAGMA user_version = {int(to_version)}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

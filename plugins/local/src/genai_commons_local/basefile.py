@@ -35,7 +35,7 @@ import contextlib
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -82,16 +82,9 @@ class Header:
 
 
 @dataclass(frozen=True, eq=False)
-class Base:
-    """A generation of a collection's base, loaded."""
+class Base(Header):
+    """A generation of a collection's base, loaded: its header, its rows and their metadata values."""
 
-    generation: int
-    kind: str
-    version: int
-    last_row: int
-    last_tombstone: int
-    m: int
-    ef_construction: int
     segment: Segment
     values: Values
 
@@ -135,8 +128,6 @@ def load(root: Path, uid: str, dimension: int, *, writable: bool = False) -> Bas
     try:
         matrix = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
         if head.kind == HNSW:
-            if (path / "graph.faiss").stat().st_size != head.graph_bytes:
-                raise ValueError("graph.faiss is not the size it was written")
             graph = _graph(path, writable=writable)
             if graph.ntotal != head.ids.size:
                 raise ValueError(f"the graph holds {graph.ntotal} rows, the base {head.ids.size}")
@@ -150,17 +141,7 @@ def load(root: Path, uid: str, dimension: int, *, writable: bool = False) -> Bas
     segment = Segment(
         ids=head.ids, matrix=matrix, columns=columns, live=None if bool(live.all()) else live, graph=graph, owner=graph
     )
-    return Base(
-        generation=head.generation,
-        kind=head.kind,
-        version=head.version,
-        last_row=head.last_row,
-        last_tombstone=head.last_tombstone,
-        m=head.m,
-        ef_construction=head.ef_construction,
-        segment=segment,
-        values=values,
-    )
+    return Base(**{f.name: getattr(head, f.name) for f in fields(Header)}, segment=segment, values=values)
 
 
 def _read(root: Path, uid: str, dimension: int, *, full: bool) -> tuple[Header | None, Columns | None, Values | None]:
@@ -182,13 +163,13 @@ def _read(root: Path, uid: str, dimension: int, *, full: bool) -> tuple[Header |
             )
             if head.dimension != dimension:
                 return None, None, None
-            if not full:  # the files the full read needs are there, as large as the header says
-                with (path / "vectors.npy").open("rb") as file:
-                    if _vectors_shape(file, dimension)[0] != head.ids.size:
-                        raise ValueError("vectors.npy holds another number of rows")
-                if head.kind == HNSW and (path / "graph.faiss").stat().st_size != head.graph_bytes:
-                    raise ValueError("graph.faiss is not the size it was written")
-            else:
+            # the other files are there, as large as the header says
+            with (path / "vectors.npy").open("rb") as file:
+                if _vectors_shape(file, dimension)[0] != head.ids.size:
+                    raise ValueError("vectors.npy holds another number of rows")
+            if head.kind == HNSW and (path / "graph.faiss").stat().st_size != head.graph_bytes:
+                raise ValueError("graph.faiss is not the size it was written")
+            if full:
                 columns = Columns.from_arrays({k[8:]: data[k] for k in data.files if k.startswith("columns.")})
                 values = Values.of(unpack_strings(data["value_bytes"], data["value_ends"]))
     except (OSError, ValueError, KeyError) as exc:  # removed meanwhile, or damaged

@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from genai_commons import get_logger
-from genai_commons.storage import schema_version
+from genai_commons.storage import migration
 
 log = get_logger(__name__)
 
@@ -133,17 +133,11 @@ def migrate(conn: sqlite3.Connection, from_version: int, to_version: int) -> Non
     index and trigger, and the collections' floor column, in one transaction; rows deleted before
     left no tombstones. A process that opens the file at the same time waits for it (``BEGIN
     IMMEDIATE``) and then finds it done."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if schema_version(conn) == from_version:
+    with migration(conn, from_version, to_version) as due:
+        if due:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(collections)")}
             if "tombstone_floor" not in columns:
                 conn.execute(f"ALTER TABLE collections ADD COLUMN {FLOOR_COLUMN}")
             for statement in STATEMENTS:
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {int(to_version)}")
             log.info("change_log_added", schema=to_version)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from genai_commons import ConfigurationError, Filter, get_logger
-from genai_commons.storage import schema_version
+from genai_commons.storage import migration
 
 from .filters import condition
 
@@ -247,31 +247,19 @@ def migrate(conn: sqlite3.Connection, from_version: int, to_version: int) -> Non
     """Bring a store file from ``from_version`` (no keyword index) to ``to_version``: every
     collection's index, built from its stored texts, in one transaction. A process that opens the
     file at the same time waits for it (``BEGIN IMMEDIATE``) and then finds it done."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if schema_version(conn) == from_version:
+    with migration(conn, from_version, to_version) as due:
+        if due:
             collections = [row[0] for row in conn.execute("SELECT id FROM collections ORDER BY id")]
             for collection_id in collections:
                 create(conn, collection_id)
-            conn.execute(f"PRAGMA user_version = {int(to_version)}")
             (count,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
             log.info("keyword_index_built", collections=len(collections), chunks=count, schema=to_version)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def drop_insert_triggers(conn: sqlite3.Connection, from_version: int, to_version: int) -> None:
     """Bring a store file from ``from_version`` (indexes kept by an insert trigger) to
     ``to_version`` (by :func:`index_rows`), in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if schema_version(conn) == from_version:
+    with migration(conn, from_version, to_version) as due:
+        if due:
             for (collection_id,) in conn.execute("SELECT id FROM collections").fetchall():
                 conn.execute(f"DROP TRIGGER IF EXISTS {table(collection_id)}_insert")
-            conn.execute(f"PRAGMA user_version = {int(to_version)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
