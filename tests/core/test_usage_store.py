@@ -94,6 +94,23 @@ def test_first_write_creates_parent_directories_schema_and_wal(tmp_path: Path) -
     db.close()
 
 
+def test_open_database_sets_the_page_size_of_a_new_file_only(tmp_path: Path) -> None:
+    from genai_commons.storage import open_database
+
+    path = tmp_path / "pages.db"
+    conn = open_database(path, page_size=16_384)
+    conn.execute("CREATE TABLE t (x)")
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 16_384
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    again = open_database(path, page_size=1024)  # a file that exists keeps its own
+    assert again.execute("PRAGMA page_size").fetchone()[0] == 16_384
+    again.close()
+    with pytest.raises(ValueError, match="power of two"):
+        open_database(tmp_path / "odd.db", page_size=3000)
+    assert not (tmp_path / "odd.db").exists()
+
+
 def test_records_round_trip_and_filters(tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     with UsageDatabase(tmp_path / "usage.db") as db:

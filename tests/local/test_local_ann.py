@@ -105,6 +105,29 @@ def test_a_steady_stream_of_ingestions_still_gets_its_graph(
     assert base_of(database).kind == basefile.HNSW
 
 
+def test_an_exact_store_writes_its_flat_base_once_ingestion_pauses(
+    make_provider: MakeProvider, kb: KnowledgeBase, database: Path, monkeypatch
+):
+    # A flat base is rewritten whole: not worth doing while a writer goes on (see BUSY_SECONDS).
+    monkeypatch.setattr(maintain, "FLAT_ROWS", 20)
+    monkeypatch.setattr(maintain, "QUIET_SECONDS", 1.0)
+    monkeypatch.setattr(maintain, "BUSY_SECONDS", 0.1)
+    writer = make_provider(index="exact")
+    until = time.monotonic() + 1.5
+    batch = 0
+    while time.monotonic() < until:
+        chunks, _ = dataset(50, seed=batch, start=batch * 50)
+        writer.ingest(kb, chunks, IngestMode.INSERT)
+        batch += 1
+        time.sleep(0.05)
+    assert not folders(database) or basefile.current(folders(database)[0].parent, folders(database)[0].name) == 0
+    deadline = time.monotonic() + 20
+    while not folders(database) or basefile.current(folders(database)[0].parent, folders(database)[0].name) == 0:
+        assert time.monotonic() < deadline, "the maintainer wrote no base once the writer paused"
+        time.sleep(0.05)
+    assert base_of(database).kind == basefile.FLAT
+
+
 def test_deleted_chunks_are_never_returned(filled, kb: KnowledgeBase, database: Path):
     exact, hnsw, vectors = filled
     deleted = [f"doc-{i}" for i in range(0, ROWS // 10, 10)]  # 10 % of the chunks: flagged, not rebuilt

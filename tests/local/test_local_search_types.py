@@ -31,9 +31,9 @@ from genai_commons.knowledge.fusion import keyword_similarity
 from genai_commons.testing import FakeProvider, UsageRecorder
 from genai_commons.testing.pytest_plugin import MakeHost
 from genai_commons_local import LocalProvider
-from genai_commons_local.keywords import COMMON_MIN, TOKENIZER, match_expression, table, terms
+from genai_commons_local.keywords import AUTOMERGE, COMMON_MIN, TOKENIZER, match_expression, table, terms
 from genai_commons_local.settings import LocalSettings
-from genai_commons_local.store import SCHEMA_VERSION, KnowledgeStore
+from genai_commons_local.store import PAGE_SIZE, SCHEMA_VERSION, KnowledgeStore
 
 TEXTS = {
     "run": "The dogs were running through the park.",
@@ -211,6 +211,24 @@ def test_a_failed_write_leaves_the_index_as_it_was(provider: LocalProvider, kb: 
     store.close()
     assert keyword(provider, kb, "bananas apples") == ["a"]
     fts_intact(database)
+
+
+def test_merged_segments_keep_the_index_whole(provider: LocalProvider, kb: KnowledgeBase, database: Path) -> None:
+    # Each ingestion writes a segment; every AUTOMERGE of a level are merged into one of the next.
+    words = ["apples", "pears", "plums", "figs", "dates", "limes", "kiwis", "mangos", "grapes"]
+    for round_ in range(3):
+        for number, word in enumerate(words):
+            text = f"{word} round {round_} basket {number}"
+            provider.ingest(kb, collection(chunk(f"{word}-{round_}", [1.0, float(number)], text=text)), "insert")
+    with sqlite3.connect(database) as conn:
+        name = table(1)
+        (automerge,) = conn.execute(f"SELECT v FROM {name}_config WHERE k = 'automerge'").fetchone()
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    assert (automerge, page_size) == (AUTOMERGE, PAGE_SIZE)
+    fts_intact(database)
+    assert sorted(keyword(provider, kb, "plums", k=50)) == ["plums-0", "plums-1", "plums-2"]
+    assert len(keyword(provider, kb, "basket", k=50)) == 3 * len(words)
 
 
 def test_collections_are_searched_apart(provider: LocalProvider) -> None:

@@ -17,13 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def open_database(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
-    """A connection to the SQLite file at ``path``, set up for concurrent processes."""
+def open_database(path: str | Path, *, timeout: float = 30.0, page_size: int | None = None) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path``, set up for concurrent processes.
+
+    :param page_size: the page size in bytes of a file this call creates (a power of two from 512
+        to 65,536); a file that exists keeps its own (in write-ahead logging it cannot change).
+    """
+    if page_size is not None and (page_size < 512 or page_size > 65_536 or page_size & (page_size - 1)):
+        raise ValueError(f"page_size must be a power of two from 512 to 65536, not {page_size}")
     file = Path(path).expanduser()
     file.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(file, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if page_size is not None:
+            # Takes effect only while the file is still empty: before the switch to WAL below.
+            conn.execute(f"PRAGMA page_size = {int(page_size)}")
         _write_ahead_logging(conn, timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:

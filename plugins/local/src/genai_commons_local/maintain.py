@@ -18,9 +18,9 @@ One process at a time maintains a collection (``.lock`` in its folder, :mod:`fil
 that finds it held skips the work, and every process loads what the holder wrote. In the
 background (:meth:`Maintainer.request`, after each ingestion, or from a query that found the base
 out of date) one daemon thread per store does the work once the collection has been quiet for
-:data:`QUIET_SECONDS` (or, under a steady stream of ingestions, :data:`BUSY_SECONDS` after the
-first), with faiss limited to one thread so that queries keep the other cores;
-:meth:`Maintainer.build` does it now (``genai kb sync``, the end of ``genai kb ingest``). Whether
+:data:`QUIET_SECONDS` (or, under a steady stream of ingestions and when a graph may be wanted,
+:data:`BUSY_SECONDS` after the first), with faiss limited to one thread so that queries keep the
+other cores; :meth:`Maintainer.build` does it now (``genai kb sync``, the end of ``genai kb ingest``). Whether
 anything is due is decided from the base's header (:func:`.basefile.header`: row ids and state,
 not the vectors), so a check that finds nothing to do costs milliseconds, not a load.
 """
@@ -65,7 +65,11 @@ TAIL_ROWS = 5_000
 TAIL_SHARE = 0.05
 #: Background work waits until the collection had no ingestion from this process for this long...
 QUIET_SECONDS = 2.0
-#: ... or, under a steady stream of ingestions, this long after the first one it has not served.
+#: ... or, under a steady stream of ingestions, this long after the first one it has not served:
+#: a graph is worth building meanwhile (a reader searches the rows outside it exactly), a flat
+#: base is not (an ``index = "exact"`` store waits for a quiet moment, or the end of the process):
+#: it is rewritten whole each time and only spares a new process reading rows from the store. At
+#: a million chunks those rewrites took a tenth of the ingestion's time.
 BUSY_SECONDS = 30.0
 #: Rows read from the store per read transaction.
 BLOCK_ROWS = 16_384
@@ -129,7 +133,10 @@ class Maintainer:
                 self._requests.setdefault(name, (moment, moment))
             else:
                 first = self._requests.get(name, (moment, moment))[0]
-                self._requests[name] = (first, min(moment + QUIET_SECONDS, first + BUSY_SECONDS))
+                due = moment + QUIET_SECONDS
+                if self.settings.index is not IndexKind.EXACT:  # see BUSY_SECONDS
+                    due = min(due, first + BUSY_SECONDS)
+                self._requests[name] = (first, due)
                 self._owed.add(name)
                 _MAINTAINERS.add(self)
             if self._thread is None or not self._thread.is_alive():
