@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from genai_commons import Host
-from genai_commons_openai.pool import ConnectionSlots
+from genai_commons.http.pool import ConnectionSlots
 from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer, Reply
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from genai_commons import ChatStreamEvent, DeployedModel, Request, Response, ServiceUnavailableError
 from genai_commons.formats.converse import check_files, converse_request, converse_response
 from genai_commons.formats.converse_stream import ConverseStreamReader
+from genai_commons.http import Call, Operation
 from genai_commons.jsonparse import loads
 
-from .calls import Call, Operation
 from .errors import PROVIDER, SERVICE, redacted_errors
 from .limits import FILES
 

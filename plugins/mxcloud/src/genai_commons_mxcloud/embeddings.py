@@ -5,8 +5,8 @@ to store, ``search_query`` to search), token counts from the response headers.""
 from __future__ import annotations
 
 from genai_commons import ChunkCollection, DeployedModel, EmbeddingsOptions, EmbeddingsResponse, ValidationError
+from genai_commons.http import Call, Operation, run_all
 
-from .calls import Call, Operation, run_all
 from .limits import EMBED_BATCH
 from .wire import INPUT_TOKENS_HEADER, embed_body, embed_vectors, token_count
 

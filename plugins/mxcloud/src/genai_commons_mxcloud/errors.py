@@ -3,19 +3,18 @@ cause, with advice: 401/403 a key revoked or of the wrong type, 404 an unknown c
 the documented limits, 429 the monthly quota or throttling. The answer's body is kept on the
 error (``body``); the key never appears in a message.
 
-Every call runs inside :func:`translated_errors` (one exchange) and :func:`redacted_errors` (a
-whole operation or stream), which redact the key's secrets — its access token, the key text, a
-``user:password@`` of its URL — from every error leaving them and from the error's whole chain,
-whatever produced it: an error answer of any status, a 200 answer that is not JSON or not of the
-expected shape, a stream event.
+The core's driver (:mod:`genai_commons.http`) maps transport failures and asks :func:`error_for`
+for an error answer; it and :func:`redacted_errors` (around a stream's reading) redact the key's
+secrets (:func:`secrets_of`: its access token, the key text, a ``user:password@`` of its URL) from
+every error leaving them and from the error's whole chain, whatever produced it: an error answer
+of any status, a 200 answer that is not JSON or not of the expected shape, a stream event.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from genai_commons import (
@@ -35,11 +34,9 @@ from genai_commons.redaction import Secrets, redact, url_credentials
 from genai_commons.redaction import redacted_errors as _redacted_errors
 
 if TYPE_CHECKING:
-    import httpx
-
     from .keys import ConnectionKey
 
-__all__ = ["PROVIDER", "SERVICE", "Failure", "error_for", "redacted_errors", "secrets_of", "translated_errors"]
+__all__ = ["PROVIDER", "SERVICE", "error_for", "redacted_errors", "secrets_of"]
 
 PROVIDER = "mxcloud"
 SERVICE = "Mendix Cloud GenAI"
@@ -49,16 +46,6 @@ _CONTEXT_LENGTH = re.compile(
 )
 _QUOTA = re.compile(r"quota|entitlement|limit exceeded|monthly|units? (are )?(used|exhausted)", re.IGNORECASE)
 _PORTAL = "the Mendix Cloud GenAI portal (https://genai.home.mendix.com)"
-
-
-class Failure(Exception):
-    """An error answer that is not an HTTP status error of httpx (a streamed answer's status)."""
-
-    def __init__(self, status: int, body: str, headers: Mapping[str, str]) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.body = body
-        self.headers = dict(headers)
 
 
 def _message(body: str) -> tuple[str | None, str]:
@@ -172,71 +159,3 @@ def redacted_errors(key: ConnectionKey) -> AbstractContextManager[None]:
     """Around an operation or a stream made with ``key``: every exception leaving it, with its
     chain, loses the key's secrets (:func:`genai_commons.redaction.redacted_errors`)."""
     return _redacted_errors(secrets_of(key))
-
-
-@contextmanager
-def translated_errors(key: ConnectionKey, *, collection: str | None = None) -> Iterator[None]:
-    """Re-raise httpx errors (and :class:`Failure`) as core errors, keeping the cause; every error
-    leaving the block loses the key's secrets."""
-    with redacted_errors(key), _translating(key, collection):
-        yield
-
-
-@contextmanager
-def _translating(key: ConnectionKey, collection: str | None) -> Iterator[None]:
-    import httpx  # noqa: PLC0415
-
-    from genai_commons.answer_limit import AnswerTooLarge  # noqa: PLC0415
-    from genai_commons.formats.sse import InvalidUTF8  # noqa: PLC0415
-
-    try:
-        yield
-    except httpx.HTTPStatusError as exc:
-        answer: httpx.Response = exc.response
-        raise error_for(answer.status_code, _text(answer), answer.headers, key, collection=collection) from exc
-    except Failure as exc:
-        raise error_for(exc.status, exc.body, exc.headers, key, collection=collection) from exc
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeoutError(
-            f"{SERVICE} did not answer in time ({type(exc).__name__}); the host retries it. Raise "
-            "[providers.mxcloud] timeout for long answers",
-            provider=PROVIDER,
-        ) from exc
-    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-        raise ServiceUnavailableError(
-            f"cannot reach {SERVICE} at {key.host}, or the connection broke off mid-answer ({type(exc).__name__}); "
-            "the host retries a call that had not started to stream",
-            provider=PROVIDER,
-        ) from exc
-    except httpx.TransportError as exc:
-        raise ServiceUnavailableError(
-            f"cannot reach {SERVICE} at {key.host}: {type(exc).__name__}; the host retries it", provider=PROVIDER
-        ) from exc
-    except httpx.DecodingError as exc:  # a compressed answer (Content-Encoding) that does not decode
-        raise ServiceUnavailableError(
-            f"{SERVICE} answered with a compressed body that does not decode; try again", provider=PROVIDER
-        ) from exc
-    except AnswerTooLarge as exc:
-        raise ProviderError(
-            f"the answer from {SERVICE} is too large ({exc}): raise [providers.mxcloud] max_response_bytes if "
-            f"answers this large are expected, or check the key's endpoint URL ({key.host})",
-            provider=PROVIDER,
-            status=exc.status,
-        ) from exc
-    except InvalidUTF8 as exc:  # a stream's bytes, as a plain answer's below
-        raise ServiceUnavailableError(
-            f"{SERVICE} sent a stream that is not valid UTF-8; try again", provider=PROVIDER
-        ) from exc
-    except ValueError as exc:  # an answer that is not the JSON it should be (orjson's error subclasses json's)
-        if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
-            raise ServiceUnavailableError(
-                f"{SERVICE} answered with something that is not JSON; try again", provider=PROVIDER
-            ) from exc
-        raise
-
-
-def _text(answer: httpx.Response) -> str:
-    try:
-        return answer.text
-    except Exception:
-        return ""

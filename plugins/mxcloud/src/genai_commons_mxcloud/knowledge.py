@@ -38,8 +38,8 @@ from genai_commons import (
     UnsupportedCapabilityError,
     ValidationError,
 )
+from genai_commons.http import Answer, Call, Operation, run_all
 
-from .calls import Answer, Call, Operation, run_all
 from .limits import INSERT_BATCH, check_chunks
 from .wire import (
     FIRST_PAGE,
@@ -119,7 +119,7 @@ def retrieve(collection: str, query: RetrievalQuery, overfetch: int) -> Operatio
         method="POST",
         path=f"{collection_path(collection)}/similarity",
         body=similarity_body(query.vector.tolist(), k, pairs),
-        collection=collection,
+        about=collection,
     )
     chunks = similarity_chunks(answer.data)
     if rest is not None:
@@ -139,7 +139,7 @@ def _page_call(path: str, number: int, source_id: str | None, collection: str | 
         path=path,
         params=page_params(number, LIST_PAGE, source_id),
         missing_ok=True,
-        collection=collection,
+        about=collection,
     )
 
 
@@ -283,7 +283,7 @@ def ingest(collection: str, chunks: ChunkCollection, mode: IngestMode) -> Operat
         _existed, deleted = yield from _drop(collection)
     path = chunks_path(collection)
     calls = [
-        Call(method="POST", path=path, body=_Batch(items[i : i + INSERT_BATCH]), collection=collection)
+        Call(method="POST", path=path, body=_Batch(items[i : i + INSERT_BATCH]), about=collection)
         for i in range(0, len(items), INSERT_BATCH)
     ]
     yield from run_all(calls)

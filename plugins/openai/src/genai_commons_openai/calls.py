@@ -1,54 +1,78 @@
-"""One HTTP exchange with the API, sync or async: post a JSON body and read the JSON answer, or
-open a stream of events. Errors are left for :func:`~genai_commons_openai.errors.translated_errors`,
-which the callers wrap around these functions (it also redacts the key from what they quote)."""
+"""The API as the core's HTTP layer (:mod:`genai_commons.http`) sees it: :class:`Api`, an endpoint
+whose error answers read as OpenAI's (:func:`.errors.error_for`), and the calls of the plugin's
+operations, each described once and run sync or async by the core's driver.
+
+Credentials go in the clients' headers (:meth:`.endpoint.Endpoint.auth_headers`), so that a call
+adds none of its own; an Entra ID token from a token provider is made per call (:meth:`Api.headers`).
+URLs are parsed once per operation and model (:meth:`.plugin.OpenAIProvider.url`): httpx would
+parse a string on every request.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from genai_commons.jsonparse import loads
+from genai_commons.http import Call
+from genai_commons.http import Endpoint as HttpEndpoint
 
-from .errors import MalformedAnswer
-from .stream import aiter_events, iter_events
+from .errors import MalformedAnswer, error_for, mask_keys
 
 if TYPE_CHECKING:
     import httpx
 
-    from genai_commons import ChatStreamEvent
+    from genai_commons import ProviderError
+    from genai_commons.redaction import Secrets
 
-    from .clients import AsyncExchange
     from .endpoint import Endpoint
 
-__all__ = ["aget_json", "apost_json", "astream_chat", "get_json", "post_json", "stream_chat"]
+__all__ = ["Api", "parsed", "post"]
 
 
-def _timeout(endpoint: Endpoint, seconds: float | None) -> Any:
-    import httpx  # noqa: PLC0415
+class Api(HttpEndpoint):
+    """One provider's endpoint, for the driver."""
 
-    if seconds is None:
-        return httpx.USE_CLIENT_DEFAULT
-    return httpx.Timeout(seconds, connect=min(seconds, endpoint.connect_timeout))
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint.provider, endpoint.base_url)
+        self.endpoint = endpoint
+
+    def headers(self) -> Mapping[str, str]:
+        return self.endpoint.per_request_headers() or {}
+
+    def secrets(self) -> Secrets:
+        return [self.endpoint.api_key, self.endpoint.ad_token, *super().secrets()]
+
+    def decode(self, content: bytes) -> Any:
+        data = super().decode(content)
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__} instead of an object")
+        return data
+
+    def scrub(self, text: str) -> str:
+        return mask_keys(text)
+
+    def error_for(self, status: int, body: str, headers: Mapping[str, str], call: Call | None) -> ProviderError:
+        return error_for(self.provider, status, body, headers)
+
+    def malformed(self, detail: str, status: int) -> ProviderError:
+        return not_the_api(self.provider, self.base_url, f"status {status}, {detail}", status)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+def not_the_api(provider: str, base_url: str, detail: str, status: int = 200) -> ProviderError:
+    """The error for an answer that is not the OpenAI API's JSON."""
+    from genai_commons import ProviderError  # noqa: PLC0415
+
+    return ProviderError(
+        f"{provider} answered with something that is not the OpenAI API's JSON ({detail}); check that the "
+        f"base URL {base_url} points at an OpenAI-compatible API (usually ending in /v1)",
+        provider=provider,
+        status=status,
+    )
 
 
-def _body(payload: dict[str, Any]) -> bytes:
-    return _ENCODER.encode(payload).encode()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
-        response.raise_for_status()
-    try:
-        data = loads(response.content.decode("utf-8"))  # strictly: invalid UTF-8 is an error, as in streams
-    except ValueError as exc:
-        raise MalformedAnswer(f"status {response.status_code}, body {response.content[:80]!r}") from exc
-    if not isinstance(data, dict):
-        raise MalformedAnswer(f"status {response.status_code}, a JSON {type(data).__name__} instead of an object")
-    return data
+def post(url: httpx.URL, payload: dict[str, Any], timeout: float | None) -> Call:
+    """A JSON ``POST`` to ``url``."""
+    return Call(method="POST", path=url, body=payload, timeout=timeout)  # type: ignore[arg-type]
 
 
 def parsed(data: dict[str, Any], parse: Callable[[dict[str, Any]], Any]) -> Any:
@@ -57,72 +81,3 @@ def parsed(data: dict[str, Any], parse: Callable[[dict[str, Any]], Any]) -> Any:
         return parse(data)
     except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
         raise MalformedAnswer(f"unexpected answer shape ({type(exc).__name__}: {exc})") from exc
-
-
-def post_json(
-    client: httpx.Client, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
-) -> dict[str, Any]:
-    response = client.post(
-        url, content=_body(payload), headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
-    )
-    return _json(response)
-
-
-async def apost_json(
-    exchange: AsyncExchange, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
-) -> dict[str, Any]:
-    response = await exchange.request(
-        "POST", url, content=_body(payload), headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
-    )
-    return _json(response)
-
-
-def get_json(client: httpx.Client, endpoint: Endpoint, url: httpx.URL, timeout: float | None = None) -> dict[str, Any]:
-    return _json(client.get(url, headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)))
-
-
-async def aget_json(
-    exchange: AsyncExchange, endpoint: Endpoint, url: httpx.URL, timeout: float | None = None
-) -> dict[str, Any]:
-    response = await exchange.request(
-        "GET", url, content=None, headers=endpoint.per_request_headers(), timeout=_timeout(endpoint, timeout)
-    )
-    return _json(response)
-
-
-def _stream_headers(endpoint: Endpoint) -> dict[str, str]:
-    headers = {"Accept": "text/event-stream"}
-    headers.update(endpoint.per_request_headers() or {})
-    return headers
-
-
-def _usage_asked(payload: dict[str, Any]) -> bool:
-    """Whether the request asks for the usage chunk at the end of the stream."""
-    options = payload.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
-
-
-def stream_chat(
-    client: httpx.Client, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
-) -> Iterator[ChatStreamEvent]:
-    """The events of a streamed completion; the connection closes when the iterator does."""
-    with client.stream(
-        "POST", url, content=_body(payload), headers=_stream_headers(endpoint), timeout=_timeout(endpoint, timeout)
-    ) as response:
-        if response.status_code >= 400:
-            response.read()
-            response.raise_for_status()
-        yield from iter_events(response, usage=_usage_asked(payload))
-
-
-async def astream_chat(
-    client: httpx.AsyncClient, endpoint: Endpoint, url: httpx.URL, payload: dict[str, Any], timeout: float | None = None
-) -> AsyncIterator[ChatStreamEvent]:
-    async with client.stream(
-        "POST", url, content=_body(payload), headers=_stream_headers(endpoint), timeout=_timeout(endpoint, timeout)
-    ) as response:
-        if response.status_code >= 400:
-            await response.aread()
-            response.raise_for_status()
-        async for event in aiter_events(response, usage=_usage_asked(payload)):
-            yield event

@@ -3,13 +3,16 @@
 An error answer has the body ``{"error": {"message", "type", "param", "code"}}``; the HTTP status
 and the ``code`` choose the class, the message says what to do, and the body is kept on the
 exception. 429 answers carry ``Retry-After`` (or ``retry-after-ms``) and ``x-ratelimit-*`` headers,
-which become ``retry_after``. Transport failures (timeouts, refused or dropped connections),
-answers that are not the API's JSON and answers over ``max_response_bytes`` are mapped here too.
+which become ``retry_after``. The core's driver (:mod:`genai_commons.http`) asks :func:`error_for`
+for an error answer and maps transport failures (timeouts, refused or dropped connections, answers
+over ``max_response_bytes``) itself; answers that are not the API's JSON, error events inside a
+stream and streams cut short are mapped here (:func:`translate`).
 
-Every call runs inside :func:`translated_errors`, which also redacts the credentials the calls
-carry (the API key, an Entra ID token) from every error leaving it, whatever produced it: the
-message, the ``body`` and the whole chain of causes (a key quoted back in an error answer, in a
-200 answer that is not JSON, in a stream event). The module loads with the first call.
+Every operation runs inside :func:`translated_errors`, which also redacts the credentials the
+calls carry (the API key, an Entra ID token) from every error leaving it, whatever produced it:
+the message, the ``body`` and the whole chain of causes (a key quoted back in an error answer, in
+a 200 answer that is not JSON, in a stream event); the driver redacts what each request carried.
+The module loads with the first call.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
-from email.utils import parsedate_to_datetime
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from genai_commons import (
     AuthenticationError,
@@ -31,18 +31,15 @@ from genai_commons import (
     NotFoundError,
     PermissionDeniedError,
     ProviderError,
-    ProviderTimeoutError,
     QuotaExceededError,
     RateLimitError,
     ServiceUnavailableError,
 )
-from genai_commons.answer_limit import AnswerTooLarge
+from genai_commons.http.errors import retry_after as core_retry_after
 from genai_commons.jsonparse import loads
-from genai_commons.redaction import redact, redact_error, url_credentials
+from genai_commons.redaction import redact_error, url_credentials
 
 if TYPE_CHECKING:
-    from genai_commons import Secret
-
     from .endpoint import Endpoint
 
 __all__ = [
@@ -90,25 +87,12 @@ def _duration(text: str) -> float | None:
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait: ``retry-after-ms``, ``Retry-After`` (seconds or HTTP date), else the
-    longest ``x-ratelimit-reset-*`` of a limit that is used up."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(float(value) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            try:
-                from datetime import UTC, datetime  # noqa: PLC0415
-
-                return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-            except (TypeError, ValueError):
-                pass
+    """Seconds to wait: ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date; the core's
+    :func:`~genai_commons.http.retry_after`), else the longest ``x-ratelimit-reset-*`` of a limit
+    that is used up."""
+    said = core_retry_after(headers)
+    if said is not None:
+        return said
     waits = []
     for kind in ("requests", "tokens"):
         if headers.get(f"x-ratelimit-remaining-{kind}") == "0":
@@ -189,30 +173,20 @@ def _advice(
     return ProviderError, "unexpected answer"
 
 
-def _sent_credentials(response: httpx.Response) -> list[str]:
-    """The credentials the request of ``response`` carried, which a server may quote back."""
-    try:
-        return _request_credentials(response.request)
-    except RuntimeError:  # an answer made without its request
-        return []
+def mask_keys(text: str) -> str:
+    """``text`` without the API keys a server quoted back, masked (``sk-proj-abc****wxyz``) or not."""
+    return _KEY_LIKE.sub("sk-[redacted]", text)
 
 
-def _request_credentials(request: httpx.Request) -> list[str]:
-    headers = request.headers
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return [token.strip() if scheme.lower() == "bearer" else "", headers.get("api-key", "")]
-
-
-def error_for(provider: str, response: httpx.Response) -> ProviderError:
-    """The core error for an HTTP error answer (the body must have been read). Keys the server
-    quoted back (whole or masked) are redacted from the body kept and from the message."""
-    status = response.status_code
-    body = redact(_KEY_LIKE.sub("sk-[redacted]", response.text), _sent_credentials(response))
+def error_for(provider: str, status: int, body: str, headers: Mapping[str, str]) -> ProviderError:
+    """The core error for an HTTP error answer (``body`` scrubbed of keys, :func:`mask_keys`, and
+    redacted of the credentials the request carried by the core's driver)."""
+    body = mask_keys(body)
     code, kind, message = _error_fields(body)
     cls, advice = _advice(provider, status, code, kind, message or "")
-    wait = retry_after(response.headers) if cls is RateLimitError or status >= 500 else None
-    limits = _limits(response.headers) if status == 429 else ""
-    said = f": {_KEY_LIKE.sub('sk-[redacted]', message)}" if message else ""
+    wait = retry_after(headers) if cls is RateLimitError or status >= 500 else None
+    limits = _limits(headers) if status == 429 else ""
+    said = f": {message}" if message else ""
     text = f"{provider} answered {status}{f' ({code})' if code else ''}{said} — {advice}{limits}"
     return cls(text, provider=provider, status=status, code=code or kind, body=body[:_BODY_LIMIT], retry_after=wait)
 
@@ -237,49 +211,12 @@ def stream_error(provider: str, error: Any) -> ProviderError:
     )
 
 
-#: The exceptions :func:`translate` maps; catch these around a call.
-TRANSLATED: tuple[type[BaseException], ...] = (
-    httpx.HTTPError,
-    MalformedAnswer,
-    TruncatedStream,
-    ErrorEvent,
-    AnswerTooLarge,
-)
+#: The exceptions :func:`translate` maps (the core's driver maps the transport's); catch these around a call.
+TRANSLATED: tuple[type[BaseException], ...] = (MalformedAnswer, TruncatedStream, ErrorEvent)
 
 
 def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError:
-    """The core error for one of :data:`TRANSLATED`; raise it ``from exc``::
-
-    try:
-        ...
-    except TRANSLATED as exc:
-        raise translate(provider, base_url, exc) from exc
-    """
-    if isinstance(exc, httpx.HTTPStatusError):
-        return error_for(provider, exc.response)
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeoutError(
-            f"{provider} did not answer in time ({type(exc).__name__}); raise `timeout` in [providers.{provider}] "
-            "or pass a timeout in the call's options for long answers",
-            provider=provider,
-        )
-    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
-        return ServiceUnavailableError(
-            f"the connection to {provider} at {base_url} broke off ({type(exc).__name__}: {exc}); the host retries "
-            "a call that had not started to stream",
-            provider=provider,
-        )
-    if isinstance(exc, httpx.TransportError):
-        return ServiceUnavailableError(
-            f"cannot reach {provider} at {base_url}: {type(exc).__name__}: {exc}", provider=provider
-        )
-    if isinstance(exc, AnswerTooLarge):
-        return ProviderError(
-            f"the answer from {provider} is too large ({exc}): raise max_response_bytes in [providers.{provider}] "
-            f"if answers this large are expected, or check that {base_url} is the API's address",
-            provider=provider,
-            status=exc.status,
-        )
+    """The core error for one of :data:`TRANSLATED`; raise it ``from exc``."""
     if isinstance(exc, ErrorEvent):
         return stream_error(provider, exc.error)
     if isinstance(exc, TruncatedStream):
@@ -287,45 +224,21 @@ def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError
             f"the stream from {provider} ended before it finished ({exc}); the answer is incomplete, try again",
             provider=provider,
         )
-    return ProviderError(
-        f"{provider} answered with something that is not the OpenAI API's JSON ({exc}); check that the "
-        f"base URL {base_url} points at an OpenAI-compatible API (usually ending in /v1)",
-        provider=provider,
-        status=200,
-    )
+    from .calls import not_the_api  # noqa: PLC0415 - calls imports this module
+
+    return not_the_api(provider, base_url, str(exc))
 
 
 @contextmanager
 def translated_errors(provider: str, endpoint: Endpoint) -> Iterator[None]:
-    """Around every call: :data:`TRANSLATED` exceptions become core errors raised ``from`` them,
-    and every exception leaving the block, with its chain, loses the credentials the calls carried
-    (see the module docstring)::
-
-        with translated_errors(provider.name, endpoint):
-            data = post_json(...)
-    """
+    """Around every operation the driver runs: what reading the answer raised (:data:`TRANSLATED`)
+    becomes a core error raised ``from`` it, and every exception leaving the block, with its chain,
+    loses the credentials the calls carried (see the module docstring)."""
     try:
         try:
             yield
         except TRANSLATED as exc:
             raise translate(provider, endpoint.base_url, exc) from exc
     except Exception as exc:
-        redact_error(exc, _credentials(endpoint, exc))
+        redact_error(exc, [endpoint.api_key, endpoint.ad_token, *url_credentials(endpoint.base_url)])
         raise
-
-
-def _credentials(endpoint: Endpoint, error: BaseException) -> list[Secret | str | None]:
-    """The endpoint's secrets, and those the requests in ``error``'s chain carried (an Entra ID
-    token from a token provider is made per request)."""
-    found: list[Secret | str | None] = [endpoint.api_key, endpoint.ad_token, *url_credentials(endpoint.base_url)]
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, httpx.HTTPStatusError):
-            found += _sent_credentials(current.response)
-        elif isinstance(current, httpx.RequestError):
-            with suppress(RuntimeError):  # an error raised without its request
-                found += _request_credentials(current.request)
-        current = current.__cause__ or current.__context__
-    return found

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from genai_commons import DeployedModel, Provider, ProviderSettings
 
 from .catalog import KNOWN, ModelSpec, listed_remotely, spec_for, specs_from_settings
-from .clients import Clients
 from .endpoint import Endpoint, azure_endpoint, openai_endpoint
 
 if TYPE_CHECKING:
@@ -30,6 +29,9 @@ if TYPE_CHECKING:
         Request,
         Response,
     )
+    from genai_commons.http import ClientOptions, Clients, Driver
+
+    from .calls import Api
 
 __all__ = ["AzureOpenAIProvider", "OpenAIProvider"]
 
@@ -64,8 +66,12 @@ class OpenAIProvider(Provider):
         self, transport: httpx.BaseTransport | None = None, *, async_transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         super().__init__()
-        self.clients = Clients(transport, async_transport)
+        from genai_commons.http import Clients, Driver  # noqa: PLC0415 - no httpx until the first call
+
+        self.clients: Clients = Clients(self._client_options, transport, async_transport)
+        self.driver: Driver = Driver(self.clients)
         self.endpoint: Endpoint | None = None
+        self._api: Api | None = None
         self._configured: dict[str, ModelSpec] = {}
         self._specs: dict[str, ModelSpec] = {}
         self._remote: list[str] | None = None
@@ -81,9 +87,35 @@ class OpenAIProvider(Provider):
         endpoint = self._make_endpoint(settings)
         configured = specs_from_settings(self.name, self._section, settings.get(self._section), azure=endpoint.azure)
         self._discover = not endpoint.azure and settings.get_bool("discover", default=True)
-        self.clients.reset()
-        self.endpoint = self.clients.endpoint = endpoint
+        self.endpoint, self._api = endpoint, None
+        self.clients.configure(self._client_options)
         self._configured, self._specs, self._remote, self._urls = configured, {}, None, {}
+
+    def _client_options(self) -> ClientOptions:
+        """What the clients are made with; asked when the first call makes them, so that missing
+        credentials fail the call, not the host's start."""
+        from genai_commons.http import ClientOptions  # noqa: PLC0415
+
+        endpoint = self.ready()
+        endpoint.check_credentials()
+        return ClientOptions(
+            timeout=endpoint.timeout,
+            connect_timeout=endpoint.connect_timeout,
+            max_connections=endpoint.max_connections,
+            max_keepalive_connections=endpoint.max_keepalive_connections,
+            max_response_bytes=endpoint.max_response_bytes,
+            headers=endpoint.auth_headers(),
+            concurrency=endpoint.embedding_concurrency,
+        )
+
+    def api(self) -> Api:
+        """The endpoint as the core's driver takes it."""
+        api = self._api
+        if api is None:
+            from .calls import Api  # noqa: PLC0415
+
+            api = self._api = Api(self.ready())
+        return api
 
     def ready(self) -> Endpoint:
         """The endpoint; a provider used without a host configures itself from the environment."""
@@ -114,12 +146,14 @@ class OpenAIProvider(Provider):
         endpoint = self.ready()
         if self._remote is not None or not self._discover or (endpoint.official and endpoint.api_key is None):
             return self._remote or []
-        from .calls import get_json  # noqa: PLC0415
+        from genai_commons.http import Call  # noqa: PLC0415
+
         from .errors import translated_errors  # noqa: PLC0415
 
         try:
             with translated_errors(self.name, endpoint):  # what is logged holds no key the server quoted
-                data = get_json(self.clients.sync(), endpoint, self.url("models"), _LISTING_TIMEOUT)
+                call = Call(method="GET", path=self.url("models"), timeout=_LISTING_TIMEOUT)  # type: ignore[arg-type]
+                data = self.driver.call(self.api(), call).data
                 self._remote = [str(item["id"]) for item in data["data"]]
         except Exception as exc:
             _log().warning("models_listing_failed", provider=self.name, error=f"{type(exc).__name__}: {exc}")

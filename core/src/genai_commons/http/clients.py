@@ -1,19 +1,21 @@
-"""The pooled HTTP clients of one provider instance: one ``httpx.Client`` and one
-``httpx.AsyncClient`` per event loop, created on first use and closed with the host.
+"""The pooled HTTP clients of one provider instance: one ``httpx.Client``, one ``httpx.AsyncClient``
+per event loop and a bounded thread pool for concurrent sync calls, created on first use from the
+provider's :class:`ClientOptions` and closed with the host.
 
-The API is stateless, so the clients keep no cookies (OpenAI's edge sets some on every answer; a
-jar that ignores them saves the cookie-jar work httpx would do for each request). ``Host.close()``
-calls the provider's ``close()``, which closes them. A provider that is dropped
-without being closed (a host never closed, as in a short script) is closed by a
-:func:`weakref.finalize` when it is collected or when the interpreter exits. An
-``httpx.AsyncClient`` belongs to the event loop it first ran on (its pooled connections do), so a
-call from another loop gets its own client; clients of loops that have ended are dropped.
+The clients keep no cookies (provider APIs are stateless; some edges set cookies on every answer,
+and a jar that ignores them saves httpx the work), follow no redirects, retry nothing (the host
+has the only retry loop), cap every answer at ``max_response_bytes`` and keep every request within
+the call's deadline (:mod:`genai_commons.answer_limit`). ``Host.close()`` calls the provider's
+``close()``, which closes them; a provider dropped without being closed (a host never closed, as
+in a short script) is closed by a :func:`weakref.finalize`. An ``httpx.AsyncClient`` belongs to
+the event loop it first ran on (its pooled connections do), so a call from another loop gets its
+own client; clients of loops that have ended are dropped.
 
-Plain JSON exchanges of the async API (:class:`AsyncExchange`) go straight to the async client's
-transport, sharing its connection pool: the client's per-request machinery (merging URLs, headers,
-cookies and timeouts, auth and redirect flows, the cookie-jar wrappers) costs more CPU than the
-rest of a call, and the plugin uses none of it. Streams, and every call when an HTTP(S) proxy is set
-in the environment (which only a client routes through), go through the client.
+Plain request-and-answer exchanges of the async driver (:class:`AsyncExchange`) go straight to the
+async client's transport, sharing its connection pool (:mod:`.pool`): the client's per-request
+machinery (merging URLs, headers, cookies and timeouts, auth and redirect flows) costs more CPU
+than the rest of a call, and the driver uses none of it. Streams, and every call when an HTTP(S)
+proxy is set in the environment (which only a client routes through), go through the client.
 """
 
 from __future__ import annotations
@@ -21,16 +23,38 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
 
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
-    from .endpoint import Endpoint
+__all__ = ["AsyncExchange", "ClientOptions", "Clients"]
 
-__all__ = ["AsyncExchange", "Clients"]
+
+@frozen(kw_only=True)
+class ClientOptions:
+    """How a provider's clients are made.
+
+    :param timeout: seconds for each phase of a call (connect, write, each read, pool).
+    :param connect_timeout: seconds to connect, when shorter.
+    :param headers: sent with every call (``Content-Type`` and ``Accept`` JSON unless given).
+    :param concurrency: the most calls of one operation's list in flight at once (a thread pool of
+        this size for sync code, a semaphore for async code).
+    """
+
+    timeout: float = 300.0
+    connect_timeout: float = 10.0
+    max_connections: int = 100
+    max_keepalive_connections: int = 20
+    max_response_bytes: int = 128 * 1024 * 1024
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+    concurrency: int = 8
 
 
 def _no_cookies() -> Any:
@@ -66,7 +90,7 @@ class AsyncExchange:
         """Send one request and read its whole answer, as ``client.request`` would."""
         import httpx  # noqa: PLC0415
 
-        from genai_commons.answer_limit import cap, within_deadline  # noqa: PLC0415
+        from ..answer_limit import cap, within_deadline  # noqa: PLC0415
 
         transport, client = self._transport, self.client
         if transport is None:
@@ -123,13 +147,17 @@ class _State:
         #: id(loop) -> (weak reference to the loop, its client and exchange)
         self.by_loop: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncExchange]] = {}
         self.pending: set[Any] = set()
+        self.threads: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
         with self.lock:
             sync, self.sync = self.sync, None
             clients, self.by_loop = list(self.by_loop.values()), {}
+            threads, self.threads = self.threads, None
         if sync is not None:
             sync.close()
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)
         for loop_ref, exchange in clients:
             _close_async(loop_ref(), exchange.client, self.pending)
 
@@ -157,39 +185,59 @@ def _close_async(loop: asyncio.AbstractEventLoop | None, client: httpx.AsyncClie
 
 
 class Clients:
-    """Lazily created, pooled clients for one endpoint; see the module docstring.
+    """Lazily created, pooled clients; see the module docstring.
 
+    :param options: what the clients are made with, asked when the first is made (so a provider
+        can check its credentials then, at the first call, not when it is configured).
     :param transport: replaces the network for the sync client (tests pass ``httpx.MockTransport``).
     :param async_transport: the same for async clients; by default ``transport`` when it can serve
         async requests too, as ``MockTransport`` can.
     """
 
-    def __init__(self, transport: Any = None, async_transport: Any = None) -> None:
+    def __init__(
+        self,
+        options: Callable[[], ClientOptions] = ClientOptions,
+        transport: Any = None,
+        async_transport: Any = None,
+    ) -> None:
+        self._make_options = options
         self._transport = transport
         self._async_transport = async_transport
         self._state = _State()
         self._finalizer = weakref.finalize(self, _State.close, self._state)
-        self.endpoint: Endpoint | None = None
+        self._current: ClientOptions | None = None
+
+    def configure(self, options: Callable[[], ClientOptions]) -> None:
+        """Make the next clients with ``options`` (the ones made before are closed)."""
+        self._state.close()
+        self._make_options = options
+        self._current = None
+
+    @property
+    def options(self) -> ClientOptions:
+        """The options the clients are made with (asked for once, then kept)."""
+        current = self._current
+        if current is None:
+            current = self._make_options()
+            self._current = current
+        return current
 
     def _options(self, *, asynchronous: bool) -> dict[str, Any]:
         import httpx  # noqa: PLC0415 - httpx loads with the first call, not with the host
 
-        from genai_commons.answer_limit import hooks  # noqa: PLC0415
+        from ..answer_limit import hooks  # noqa: PLC0415
 
-        endpoint = self.endpoint
-        assert endpoint is not None, "configure the provider before calling it"
-        endpoint.check_credentials()
-        headers = {"Content-Type": "application/json", "Accept": "application/json", **endpoint.auth_headers()}
+        options = self.options
         return {
-            "headers": headers,
-            "timeout": httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout),
+            "headers": {"Content-Type": "application/json", "Accept": "application/json", **options.headers},
+            "timeout": httpx.Timeout(options.timeout, connect=min(options.connect_timeout, options.timeout)),
             "limits": httpx.Limits(
-                max_connections=endpoint.max_connections,
-                max_keepalive_connections=endpoint.max_keepalive_connections,
+                max_connections=options.max_connections,
+                max_keepalive_connections=options.max_keepalive_connections,
             ),
             "follow_redirects": False,
             "cookies": _no_cookies(),
-            "event_hooks": hooks(endpoint.max_response_bytes, asynchronous=asynchronous),
+            "event_hooks": hooks(options.max_response_bytes, asynchronous=asynchronous),
         }
 
     def sync(self) -> httpx.Client:
@@ -197,6 +245,7 @@ class Clients:
         client = self._state.sync
         if client is not None:
             return client
+        self.options  # noqa: B018 - asked outside the lock: the provider's function may configure it
         with self._state.lock:
             if self._state.sync is None:
                 import httpx  # noqa: PLC0415
@@ -216,6 +265,7 @@ class Clients:
         entry = self._state.by_loop.get(id(loop))
         if entry is not None and entry[0]() is loop:
             return entry[1]
+        self.options  # noqa: B018 - asked outside the lock, as in sync()
         with self._state.lock:
             for key, (loop_ref, _exchange) in list(self._state.by_loop.items()):
                 other = loop_ref()
@@ -231,23 +281,29 @@ class Clients:
         import httpx  # noqa: PLC0415
 
         options = self._options(asynchronous=True)
-        assert self.endpoint is not None
-        limit = self.endpoint.max_response_bytes
+        limit = self.options.max_response_bytes
         transport = self._async_transport
         if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
             transport = self._transport
         if transport is None:
             if _proxied():  # the client routes through the environment's proxy (only without a transport)
                 return AsyncExchange(httpx.AsyncClient(**options), None, limit)
-            # shared by the client and the exchanges; see pool.py for why not httpx's own pool
-            from .pool import ConnectionSlots  # noqa: PLC0415
+            from .pool import ConnectionSlots  # noqa: PLC0415 - see pool.py for why not httpx's own pool
 
             transport = ConnectionSlots(options.pop("limits"))
         return AsyncExchange(httpx.AsyncClient(transport=transport, **options), transport, limit)
 
-    def reset(self) -> None:
-        """Close the clients; the next call makes new ones (after a change of settings)."""
-        self._state.close()
+    def threads(self) -> ThreadPoolExecutor:
+        """The thread pool that runs a list of sync calls concurrently."""
+        threads = self._state.threads
+        if threads is not None:
+            return threads
+        with self._state.lock:
+            if self._state.threads is None:
+                from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+                self._state.threads = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="genai-http")
+            return self._state.threads
 
     def close(self) -> None:
         self._state.close()
