@@ -49,7 +49,7 @@ from genai_commons import (
     Range,
     RetrievalQuery,
 )
-from genai_commons_local import LocalProvider, ann, basefile
+from genai_commons_local import LocalProvider, ann, basefile, products
 from genai_commons_local.settings import IndexKind, LocalSettings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -148,7 +148,7 @@ def main() -> None:
         report.ingest(rate)
 
         # Exact: numpy and faiss flat over the same in-memory matrix, interleaved query by query.
-        faiss = basefile.faiss()
+        faiss = products.faiss()
         flat = faiss.IndexFlatIP(args.dimension)
         flat.add(matrix)
 

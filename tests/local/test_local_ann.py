@@ -12,7 +12,7 @@ import pytest
 from local_helpers import MakeProvider, chunk, clustered, collection
 
 from genai_commons import ChunkCollection, Eq, In, IngestMode, KnowledgeBase, Range, RetrievalQuery
-from genai_commons_local import LocalProvider, ann, basefile, maintain
+from genai_commons_local import LocalProvider, ann, basefile, maintain, products
 
 ROWS = 2000
 HNSW = {"index": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 64}
@@ -237,7 +237,7 @@ def test_a_damaged_base_costs_time_not_answers(
         damaged.write_bytes((generation / "graph.faiss").read_bytes()[:1000])
         damaged.replace(generation / "graph.faiss")
     else:  # the layout of an earlier version: the graph written without its vectors, six numbers of state
-        faiss = basefile.faiss()
+        faiss = products.faiss()
         faiss.write_index(base.segment.graph, str(damaged), faiss.IO_FLAG_SKIP_STORAGE)
         damaged.replace(generation / "graph.faiss")
         with np.load(generation / "rows.npz") as data:

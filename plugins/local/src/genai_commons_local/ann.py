@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .basefile import faiss
+from .products import faiss
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -44,6 +44,7 @@ import numpy as np
 from genai_commons import get_logger
 
 from .columns import Columns, Values, pack_strings, unpack_strings
+from .products import faiss
 from .segments import Segment
 
 if TYPE_CHECKING:
@@ -54,12 +55,6 @@ log = get_logger(__name__)
 HNSW = "hnsw"
 FLAT = "flat"
 _STATE = ("version", "last_row", "last_tombstone", "dimension", "m", "ef_construction", "graph_bytes")
-
-
-def faiss() -> Any:
-    import faiss as module  # noqa: PLC0415 - heavy; only when a base is used
-
-    return module
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,7 +39,7 @@ from filelock import FileLock, Timeout
 
 from genai_commons import get_logger
 
-from . import basefile
+from . import basefile, products
 from .ann import REBUILD_DEAD_SHARE, new_index
 from .catchup import columns_of
 from .columns import Columns, Values
@@ -168,7 +168,7 @@ class Maintainer:
 
     def _work(self) -> None:
         try:
-            faiss = basefile.faiss()
+            faiss = products.faiss()
             faiss.omp_set_num_threads(1)  # this thread's parallel regions only: queries keep the cores
         except ImportError:  # pragma: no cover - faiss is a dependency
             return

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import products
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -109,13 +111,15 @@ class Segment:
         """Exact nearest neighbours among the rows ``mask`` keeps (every row when None): row ids
         and cosine similarities, most similar first."""
         if mask is None:
-            scores = self.matrix @ q
-            return _best(self.ids, scores, k)
+            return _best(self.ids, products.scores(self.matrix, q), k)
         kept = np.flatnonzero(mask)
         if kept.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         # Scoring every row, then picking, beats gathering a large subset.
-        scores = (self.matrix @ q)[kept] if kept.size > SCORE_ALL_SHARE * len(self) else self.matrix[kept] @ q
+        if kept.size > SCORE_ALL_SHARE * len(self):
+            scores = products.scores(self.matrix, q)[kept]
+        else:
+            scores = products.scores(self.matrix[kept], q)
         return _best(self.ids[kept], scores, k)
 
 
@@ -200,7 +204,7 @@ class Snapshot:
                 positions = positions[segment.live[positions]]
             if positions.size:
                 found_ids.append(segment.ids[positions])
-                found_scores.append(segment.matrix[positions] @ q)
+                found_scores.append(products.scores(segment.matrix[positions], q))
         if not found_ids:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         return np.concatenate(found_ids), np.concatenate(found_scores)
