@@ -1,4 +1,4 @@
-"""The example plugin passes the genai-commons conformance suite, its engine faked to fail on demand.
+"""The example plugin passes the genai-commons conformance suite, its service made to fail on demand.
 
 In the plugin's own repository the package is installed; here it is imported from ``src``.
 """
@@ -6,7 +6,6 @@ In the plugin's own repository the package is installed; here it is imported fro
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,43 +13,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import httpx
+
 from genai_commons import Config, ContextLengthError, Host, Request
 from genai_commons.testing.conformance import ProviderConformance
-from genai_commons.testing.failures import HTTP_STATUS
 from genai_commons_example import ExampleProvider
-from genai_commons_example.engine import EngineError, LocalEngine
+from genai_commons_example.engine import EngineService
 
 
-class FlakyEngine(LocalEngine):
-    """The local engine, failing the next requests the way the service would."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.faults: list[str] = []
-
-    def _fault(self) -> None:
-        if not self.faults:
-            return
-        kind = self.faults.pop(0)
-        self.requests += 1
-        if kind == "timeout":
-            raise TimeoutError("read timed out")
-        status = HTTP_STATUS[kind]
-        assert status is not None
-        code = "context_length_exceeded" if kind == "context_length" else kind
-        raise EngineError(status, code, "simulated", retry_after=0.0 if status == 429 else None)
-
-    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._fault()
-        return super().complete(body)
-
-    def stream(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        self._fault()
-        return super().stream(body)
-
-    def embed(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._fault()
-        return super().embed(body)
+def provider_with(service: EngineService) -> ExampleProvider:
+    return ExampleProvider(transport=httpx.MockTransport(service))
 
 
 class TestExampleConformance(ProviderConformance):
@@ -60,13 +32,13 @@ class TestExampleConformance(ProviderConformance):
 
     @pytest.fixture
     def plugin(self) -> ExampleProvider:
-        return ExampleProvider(engine=FlakyEngine())
+        return provider_with(EngineService())
 
     def fail_next(self, plugin: Any, kind: str) -> None:
-        plugin.engine.faults.append(kind)
+        plugin.transport.handler.fail_next(kind)
 
     def transport_calls(self, plugin: Any) -> int | None:
-        return int(plugin.engine.requests)
+        return int(plugin.transport.handler.requests)
 
 
 def test_rules_and_settings(tmp_path: Path) -> None:
@@ -81,9 +53,9 @@ def test_rules_and_settings(tmp_path: Path) -> None:
 
 
 def test_context_length_is_mapped(tmp_path: Path) -> None:
-    engine = FlakyEngine()
-    engine.faults.append("context_length")
-    host = Host(Config.defaults(tmp_path), load_entry_points=False, plugins=[ExampleProvider(engine=engine)])
+    service = EngineService()
+    service.fail_next("context_length")
+    host = Host(Config.defaults(tmp_path), load_entry_points=False, plugins=[provider_with(service)])
     with host, pytest.raises(ContextLengthError) as info:
         host.chat("example:echo", "x")
-    assert isinstance(info.value.__cause__, EngineError)
+    assert isinstance(info.value.__cause__, httpx.HTTPStatusError)

@@ -1,29 +1,25 @@
-"""The example's "service": a local, deterministic engine that speaks JSON-like payloads.
+"""The example's "service": a local, deterministic engine behind an HTTP API.
 
-A real plugin talks HTTP here (through an SDK or httpx); the engine keeps that shape — requests
-and answers are plain dicts, errors carry an HTTP-like status — so that ``wire.py`` and
-``errors.py`` look like they would for a real service. Tests replace the engine to fake failures.
+The plugin talks HTTP to it through the core's HTTP layer, exactly as it would to a remote
+service; :class:`EngineService` answers those requests in-process (an ``httpx.MockTransport``
+handler), so the plugin needs no network. Its API: ``POST /v1/complete``, ``POST /v1/stream``
+(server-sent events) and ``POST /v1/embed``, JSON bodies, errors as
+``{"error": {"code", "message"}}`` with an HTTP status. Tests use :meth:`EngineService.fail_next`
+to fake failures.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+
 _WORD = re.compile(r"\w+")
-
-
-class EngineError(Exception):
-    """An error answer of the engine, as an HTTP client would raise it."""
-
-    def __init__(self, status: int, code: str, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
 
 
 class LocalEngine:
@@ -44,7 +40,8 @@ class LocalEngine:
         user = [m["text"] for m in body["messages"] if m["role"] == "user"]
         last = user[-1] if user else ""
         reverse = body["model"] == "reverse"
-        text = " ".join(reversed(last.split())) if reverse else f"{self.prefix} {last}".strip()
+        prefix = body.get("prefix", self.prefix)
+        text = " ".join(reversed(last.split())) if reverse else f"{prefix} {last}".strip()
         words_in = sum(len(m["text"].split()) for m in body["messages"]) + len((body.get("system") or "").split())
         if body.get("max_tokens") is not None:
             text = " ".join(text.split()[: body["max_tokens"]])
@@ -77,3 +74,60 @@ def _hashing_vector(text: str, dimensions: int) -> list[float]:
         vector[index] += 1.0 if digest[4] & 1 else -1.0
     norm = math.sqrt(sum(v * v for v in vector))
     return [v / norm for v in vector] if norm else vector
+
+
+#: The HTTP status of each failure kind :meth:`EngineService.fail_next` fakes.
+FAULTS = {
+    "auth": 401,
+    "permission": 403,
+    "not_found": 404,
+    "bad_request": 400,
+    "context_length": 400,
+    "rate_limit": 429,
+    "server_error": 500,
+    "unavailable": 503,
+}
+
+
+class EngineService:
+    """The engine's HTTP API, answered in-process (an ``httpx.MockTransport`` handler)."""
+
+    def __init__(self, engine: LocalEngine | None = None) -> None:
+        self.engine = engine or LocalEngine()
+        #: Requests received, for tests.
+        self.requests = 0
+        self.faults: list[str] = []
+
+    def fail_next(self, kind: str) -> None:
+        """Fail the next request: a kind of :data:`FAULTS`, or ``timeout``."""
+        self.faults.append(kind)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        key = self.engine.api_key
+        if key is not None and request.headers.get("authorization") != f"Bearer {key}":
+            return _error(401, "invalid_api_key", "unknown key")
+        if self.faults:
+            kind = self.faults.pop(0)
+            if kind == "timeout":
+                raise httpx.ReadTimeout("read timed out", request=request)
+            code = "context_length_exceeded" if kind == "context_length" else kind
+            headers = {"retry-after": "0"} if kind == "rate_limit" else {}
+            return _error(FAULTS[kind], code, "simulated", headers)
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return _error(400, "bad_request", "the body is not JSON")
+        path = request.url.path
+        if path == "/v1/complete":
+            return httpx.Response(200, json=self.engine.complete(body))
+        if path == "/v1/embed":
+            return httpx.Response(200, json=self.engine.embed(body))
+        if path == "/v1/stream":
+            events = "".join(f"data: {json.dumps(event)}\n\n" for event in self.engine.stream(body))
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events.encode())
+        return _error(404, "not_found", f"no such endpoint {path}")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message}}, headers=headers)

@@ -1,59 +1,36 @@
-"""The one place where the engine's errors become genai_commons errors, raised ``from`` the cause."""
+"""The service's error answers as genai_commons errors: the one place that knows its codes.
+
+The core's HTTP layer maps the status of an error answer, timeouts, refused connections and
+answers too large, redacting the credentials the request carried; this endpoint adds what only
+this service's codes say (a prompt longer than the model takes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 
-from genai_commons import (
-    AuthenticationError,
-    BadRequestError,
-    ContextLengthError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitError,
-    ServiceUnavailableError,
-)
-
-from .engine import EngineError
-
-_BY_STATUS: dict[int, type[ProviderError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    429: RateLimitError,
-}
+from genai_commons import ContextLengthError, ProviderError, Secret
+from genai_commons.http import Call, Endpoint, status_error
+from genai_commons.redaction import Secrets
 
 
-def map_error(exc: EngineError, provider: str) -> ProviderError:
-    """The core error for an engine error answer."""
-    if exc.status == 400 and exc.code == "context_length_exceeded":
-        cls: type[ProviderError] = ContextLengthError
-    elif exc.status >= 500:
-        cls = ServiceUnavailableError
-    else:
-        cls = _BY_STATUS.get(exc.status, ProviderError)
-    return cls(
-        f"{provider} answered {exc.status} {exc.code}",
-        provider=provider,
-        status=exc.status,
-        code=exc.code,
-        body=str(exc),
-        retry_after=exc.retry_after,
-    )
+class ExampleEndpoint(Endpoint):
+    """The engine's HTTP API, with the key calls carry (when one is set)."""
 
+    def __init__(self, provider: str, base_url: str, api_key: Secret | None) -> None:
+        super().__init__(provider, base_url, service="the example engine")
+        self.api_key = api_key
 
-@contextmanager
-def translated_errors(provider: str) -> Iterator[None]:
-    """Re-raise engine and connection errors as core errors, keeping the cause."""
-    try:
-        yield
-    except EngineError as exc:
-        raise map_error(exc, provider) from exc
-    except TimeoutError as exc:
-        raise ProviderTimeoutError(f"{provider} did not answer in time", provider=provider) from exc
-    except ConnectionError as exc:
-        raise ServiceUnavailableError(f"cannot reach {provider}: {exc}", provider=provider) from exc
+    def headers(self) -> Mapping[str, str]:
+        return {} if self.api_key is None else {"Authorization": f"Bearer {self.api_key.reveal()}"}
+
+    def secrets(self) -> Secrets:
+        return [self.api_key, *super().secrets()]
+
+    def error_for(self, status: int, body: str, headers: Mapping[str, str], call: Call | None) -> ProviderError:
+        error = status_error(self, status, body, headers)
+        if status == 400 and error.code == "context_length_exceeded":
+            return ContextLengthError(
+                f"{error} — shorten the prompt", provider=self.provider, status=status, code=error.code, body=error.body
+            )
+        return error

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 from genai_commons import (
     ChatStreamEvent,
@@ -16,12 +17,14 @@ from genai_commons import (
     Request,
     Response,
 )
+from genai_commons.http import ClientOptions, Clients, Driver
 
 from . import wire
-from .engine import LocalEngine
-from .errors import translated_errors
+from .errors import ExampleEndpoint
 
 NAME = "example"
+#: Where the engine's API would be; the default transport answers it in-process.
+BASE_URL = "http://engine.example.invalid"
 
 MODELS = (
     DeployedModel(provider=NAME, model_id="echo", display_name="Example Echo", supports_streaming=True),
@@ -31,50 +34,79 @@ MODELS = (
 
 
 class ExampleProvider(Provider):
-    """Chat (echo or reverse the prompt), streaming chat and hashing-trick embeddings.
+    """Chat (echo or reverse the prompt), streaming chat and hashing-trick embeddings, over the
+    engine's HTTP API (the core's HTTP layer: one operation per call, run sync or async).
 
     Settings (``[providers.example]`` in the configuration file):
 
     * ``prefix`` — what the echo model puts before the prompt (default ``You said:``).
     * ``api_key`` — not needed by the local engine; read as a :class:`Secret` to show how
-      (``EXAMPLE_API_KEY`` in the environment wins over the file).
+      (``EXAMPLE_API_KEY`` in the environment wins over the file), and sent as a bearer token.
+
+    :param transport: an httpx transport; by default the engine answers in-process
+        (``httpx.MockTransport(EngineService())``), and tests pass one that fails on demand.
     """
 
     name = NAME
     description = "Example plugin: a deterministic rule-based chat and hashing embeddings."
 
-    def __init__(self, engine: LocalEngine | None = None) -> None:
+    def __init__(self, transport: Any = None) -> None:
         super().__init__()
-        #: The transport; tests pass their own.
-        self.engine = engine
+        self.transport = transport
+        self.prefix = "You said:"
+        self._clients: Clients | None = None
+        self._http: Driver | None = None
 
     def configure(self, settings: ProviderSettings) -> None:
-        if self.engine is None:
-            api_key = settings.get_secret("api_key", env="EXAMPLE_API_KEY")
-            self.engine = LocalEngine(
-                prefix=settings.get_str("prefix", default="You said:") or "",
-                api_key=api_key.reveal() if api_key else None,
-            )
+        self.prefix = settings.get_str("prefix", default="You said:") or ""
 
-    def _engine(self) -> LocalEngine:
-        if self.engine is None:  # used without a host
-            self.engine = LocalEngine()
-        return self.engine
+    def _driver(self) -> Driver:
+        if self._http is None:  # httpx loads with the first call, not with the host
+            if self.transport is None:
+                import httpx
+
+                from .engine import EngineService
+
+                self.transport = httpx.MockTransport(EngineService())
+            self._clients = Clients(ClientOptions, self.transport)
+            self._http = Driver(self._clients)
+        return self._http
+
+    def _endpoint(self) -> ExampleEndpoint:
+        api_key = self.settings.get_secret("api_key", env="EXAMPLE_API_KEY") if self.settings else None
+        return ExampleEndpoint(self.name, BASE_URL, api_key)
 
     def models(self) -> Iterable[DeployedModel]:
         return MODELS
 
     def chat(self, model: DeployedModel, request: Request) -> Response:
-        with translated_errors(self.name):
-            data = self._engine().complete(wire.chat_body(model.model_id, request))
-        return wire.chat_response(data)
+        return self._driver().run(self._endpoint(), wire.chat(model.model_id, request, self.prefix))
+
+    async def chat_async(self, model: DeployedModel, request: Request) -> Response:
+        return await self._driver().arun(self._endpoint(), wire.chat(model.model_id, request, self.prefix))
 
     def chat_stream(self, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
-        with translated_errors(self.name):
-            for data in self._engine().stream(wire.chat_body(model.model_id, request)):
-                yield wire.stream_event(data)
+        call = wire.chat_stream(model.model_id, request, self.prefix)
+        for event in self._driver().events(self._endpoint(), call):
+            yield wire.stream_event(event)
+
+    async def chat_stream_async(self, model: DeployedModel, request: Request) -> AsyncIterator[ChatStreamEvent]:
+        call = wire.chat_stream(model.model_id, request, self.prefix)
+        async for event in self._driver().aevents(self._endpoint(), call):
+            yield wire.stream_event(event)
 
     def embed(self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse:
-        with translated_errors(self.name):
-            data = self._engine().embed(wire.embed_body(model.model_id, chunks, options))
-        return wire.embeddings_response(data, chunks)
+        return self._driver().run(self._endpoint(), wire.embed(model.model_id, chunks, options))
+
+    async def embed_async(
+        self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse:
+        return await self._driver().arun(self._endpoint(), wire.embed(model.model_id, chunks, options))
+
+    def close(self) -> None:
+        if self._clients is not None:
+            self._clients.close()
+
+    async def aclose(self) -> None:
+        if self._clients is not None:
+            await self._clients.aclose()

@@ -1,7 +1,12 @@
-"""Translation between the genai_commons domain model and the engine's payloads; pure functions."""
+"""Translation between the genai_commons domain model and the engine's HTTP API; pure functions.
+
+Each call is described once as an operation (a generator of :class:`~genai_commons.http.Call`,
+see :mod:`genai_commons.http`): the provider runs it with the core's sync or async driver.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from genai_commons import (
@@ -16,11 +21,13 @@ from genai_commons import (
     StreamEnd,
     TextDelta,
 )
+from genai_commons.formats.sse import Event
+from genai_commons.http import Call, Operation
 
 _STOP = {"stop": StopReason.END_TURN, "length": StopReason.MAX_TOKENS}
 
 
-def chat_body(model_id: str, request: Request) -> dict[str, Any]:
+def chat_body(model_id: str, request: Request, prefix: str) -> dict[str, Any]:
     """The engine's completion payload for a chat request."""
     system = [m.content or "" for m in request.messages if m.role is Role.SYSTEM]
     if request.system_prompt:
@@ -32,6 +39,7 @@ def chat_body(model_id: str, request: Request) -> dict[str, Any]:
             {"role": m.role.value, "text": m.content or ""} for m in request.messages if m.role is not Role.SYSTEM
         ],
         "max_tokens": request.max_tokens,
+        "prefix": prefix,
     }
 
 
@@ -47,8 +55,9 @@ def chat_response(data: dict[str, Any]) -> Response:
     )
 
 
-def stream_event(data: dict[str, Any]) -> ChatStreamEvent:
-    """One event of a streamed completion."""
+def stream_event(event: Event) -> ChatStreamEvent:
+    """One server-sent event of a streamed completion."""
+    data = json.loads(event.data)
     if data["type"] == "delta":
         return TextDelta(text=data["text"])
     return StreamEnd(
@@ -68,3 +77,18 @@ def embeddings_response(data: dict[str, Any], chunks: ChunkCollection) -> Embedd
     return EmbeddingsResponse(
         chunks=chunks.with_vectors(data["data"]), input_tokens=data["usage"]["in"], model_id=data["model"]
     )
+
+
+def chat(model_id: str, request: Request, prefix: str) -> Operation[Response]:
+    answer = yield Call(method="POST", path="/v1/complete", body=chat_body(model_id, request, prefix))
+    return chat_response(answer.data)
+
+
+def chat_stream(model_id: str, request: Request, prefix: str) -> Call:
+    """The streamed call; its events are read with :func:`stream_event`."""
+    return Call(method="POST", path="/v1/stream", body=chat_body(model_id, request, prefix))
+
+
+def embed(model_id: str, chunks: ChunkCollection, options: EmbeddingsOptions) -> Operation[EmbeddingsResponse]:
+    answer = yield Call(method="POST", path="/v1/embed", body=embed_body(model_id, chunks, options))
+    return embeddings_response(answer.data, chunks)
