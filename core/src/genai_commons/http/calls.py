@@ -32,7 +32,7 @@ Pairs = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 
 def _pairs(value: Pairs) -> tuple[tuple[str, str], ...]:
-    if value is None:
+    if not value:
         return ()
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(k), str(v)) for k, v in items)

@@ -26,8 +26,9 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..redaction import redact_error
 from .calls import Answer, Call, Operation
-from .errors import NotAnEventStream, StatusFailure, redacted, translating
+from .errors import NotAnEventStream, StatusFailure, failed, header_credentials, translating
 
 if TYPE_CHECKING:
     import httpx
@@ -42,15 +43,19 @@ T = TypeVar("T")
 
 
 def _timeout(clients: Clients, seconds: float | None) -> Any:
-    import httpx  # noqa: PLC0415
+    import httpx  # noqa: PLC0415 - loaded already: the clients are httpx's
 
     if seconds is None:
         return httpx.USE_CLIENT_DEFAULT
     return httpx.Timeout(seconds, connect=min(seconds, clients.options.connect_timeout))
 
 
-def _headers(endpoint: Endpoint, call: Call, *, stream: bool = False) -> dict[str, str]:
-    headers = dict(endpoint.headers())
+def _headers(endpoint: Endpoint, call: Call, *, stream: bool = False) -> dict[str, str] | None:
+    """The call's own headers; None when it has none (httpx then merges nothing: a few µs a call)."""
+    own = endpoint.headers()
+    if not own and not call.headers and not stream:
+        return None
+    headers = dict(own)
     if call.headers:
         headers.update(call.headers)
     if stream:
@@ -89,17 +94,22 @@ class Driver:
     def call(self, endpoint: Endpoint, call: Call) -> Answer:
         """Make one call with the sync client."""
         headers = _headers(endpoint, call)
-        with translating(endpoint, call, headers.values()):
+        try:
             response = self.clients.sync().request(
                 call.method, endpoint.url(call), params=call.params or None, content=call.content(endpoint.encode),
                 headers=headers, timeout=_timeout(self.clients, call.timeout),
             )  # fmt: skip
             return _answer(endpoint, call, response)
+        except Exception as exc:
+            failure = failed(endpoint, call, exc, headers.values() if headers else ())
+            if failure is exc:
+                raise
+            raise failure from exc
 
     async def acall(self, endpoint: Endpoint, call: Call) -> Answer:
         """Make one call with the running loop's async client (straight through its transport)."""
         headers = _headers(endpoint, call)
-        with translating(endpoint, call, headers.values()):
+        try:
             url = endpoint.url(call)
             if call.params:
                 import httpx  # noqa: PLC0415
@@ -110,22 +120,29 @@ class Driver:
                 timeout=_timeout(self.clients, call.timeout),
             )  # fmt: skip
             return _answer(endpoint, call, response)
+        except Exception as exc:
+            failure = failed(endpoint, call, exc, headers.values() if headers else ())
+            if failure is exc:
+                raise
+            raise failure from exc
 
     # -- operations ----------------------------------------------------------------------------
 
     def run(self, endpoint: Endpoint, operation: Operation[T]) -> T:
         """Run an operation with the sync client. What the operation raises reading an answer
         loses the endpoint's secrets too."""
-        with redacted(endpoint):
-            try:
-                step = next(operation)
-                while True:
-                    if isinstance(step, list):
-                        step = operation.send(self._call_many(endpoint, step))
-                    else:
-                        step = operation.send(self.call(endpoint, step))
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+        try:
+            step = next(operation)
+            while True:
+                if isinstance(step, list):
+                    step = operation.send(self._call_many(endpoint, step))
+                else:
+                    step = operation.send(self.call(endpoint, step))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        except Exception as exc:
+            redact_error(exc, [*endpoint.secrets(), *header_credentials(endpoint.headers())])
+            raise
 
     def _call_many(self, endpoint: Endpoint, calls: list[Call]) -> list[Answer]:
         if len(calls) == 1:
@@ -143,16 +160,18 @@ class Driver:
 
     async def arun(self, endpoint: Endpoint, operation: Operation[T]) -> T:
         """Run an operation with the async client."""
-        with redacted(endpoint):
-            try:
-                step = next(operation)
-                while True:
-                    if isinstance(step, list):
-                        step = operation.send(await self._acall_many(endpoint, step))
-                    else:
-                        step = operation.send(await self.acall(endpoint, step))
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+        try:
+            step = next(operation)
+            while True:
+                if isinstance(step, list):
+                    step = operation.send(await self._acall_many(endpoint, step))
+                else:
+                    step = operation.send(await self.acall(endpoint, step))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        except Exception as exc:
+            redact_error(exc, [*endpoint.secrets(), *header_credentials(endpoint.headers())])
+            raise
 
     async def _acall_many(self, endpoint: Endpoint, calls: list[Call]) -> list[Answer]:
         if len(calls) == 1:
@@ -181,7 +200,7 @@ class Driver:
         status is the endpoint's error), its body not read yet; failures inside the block are
         mapped and redacted as the driver's own. For a provider that reads the bytes itself."""
         headers = _headers(endpoint, call, stream=True)
-        with translating(endpoint, call, headers.values()), self.clients.sync().stream(
+        with translating(endpoint, call, headers.values() if headers else ()), self.clients.sync().stream(
             call.method, endpoint.url(call), params=call.params or None, content=call.content(endpoint.encode),
             headers=headers, timeout=_timeout(self.clients, call.timeout),
         ) as answer:  # fmt: skip
@@ -193,7 +212,7 @@ class Driver:
     async def astream(self, endpoint: Endpoint, call: Call) -> AsyncIterator[httpx.Response]:
         """:meth:`stream` with the running loop's async client."""
         headers = _headers(endpoint, call, stream=True)
-        with translating(endpoint, call, headers.values()):
+        with translating(endpoint, call, headers.values() if headers else ()):
             async with self.clients.async_().stream(
                 call.method, endpoint.url(call), params=call.params or None, content=call.content(endpoint.encode),
                 headers=headers, timeout=_timeout(self.clients, call.timeout),

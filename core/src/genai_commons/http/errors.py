@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -174,34 +174,61 @@ def _chain_credentials(error: BaseException) -> list[str]:
     return found
 
 
-@contextmanager
-def redacted(endpoint: Endpoint, sent: Secrets = ()) -> Iterator[None]:
+class redacted:  # lower case: used as a function, like contextlib's context managers
     """Every exception leaving the block, with its chain, loses the endpoint's secrets and
     credential headers, ``sent`` (what the calls carried) and the credentials of the requests its
-    chain holds."""
-    try:
-        yield
-    except Exception as exc:
-        own = header_credentials(endpoint.headers())
-        redact_error(exc, [*endpoint.secrets(), *own, *sent, *_chain_credentials(exc)])
-        raise
+    chain holds. (A class, not a generator: it is entered on every call, and costs less.)"""
+
+    __slots__ = ("endpoint", "sent")
+
+    def __init__(self, endpoint: Endpoint, sent: Secrets = ()) -> None:
+        self.endpoint = endpoint
+        self.sent = sent
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
+        if isinstance(exc, Exception):
+            endpoint = self.endpoint
+            own = header_credentials(endpoint.headers())
+            redact_error(exc, [*endpoint.secrets(), *own, *self.sent, *_chain_credentials(exc)])
 
 
-@contextmanager
-def translating(endpoint: Endpoint, call: Call | None, sent: Secrets = ()) -> Iterator[None]:
+def failed(endpoint: Endpoint, call: Call | None, exc: Exception, sent: Secrets = ()) -> Exception:
+    """What to raise for ``exc``, raised by a call: the core error it maps to (its cause set:
+    raise it ``from exc``), or ``exc`` itself (re-raise it); redacted either way. For a driver's
+    ``except`` clause, which costs nothing when the call succeeds."""
+    if isinstance(exc, StatusFailure):
+        body = redact(endpoint.scrub(exc.body), [*endpoint.secrets(), *sent])
+        mapped: ProviderError | None = endpoint.error_for(exc.status, body, exc.headers, call)
+    else:
+        mapped = _mapped(endpoint, call, exc, sent)
+    result: Exception = exc if mapped is None else mapped
+    if mapped is not None:
+        mapped.__cause__ = exc
+    own = header_credentials(endpoint.headers())
+    redact_error(result, [*endpoint.secrets(), *own, *sent, *_chain_credentials(result)])
+    return result
+
+
+class translating(redacted):
     """Around one call: what it raises becomes a core error raised ``from`` it (see the module
-    docstring), every error leaving the block redacted (:func:`redacted`)."""
-    with redacted(endpoint, sent):
-        try:
-            yield
-        except StatusFailure as exc:
-            body = redact(endpoint.scrub(exc.body), [*endpoint.secrets(), *sent])
-            raise endpoint.error_for(exc.status, body, exc.headers, call) from exc
-        except Exception as exc:
-            mapped = _mapped(endpoint, call, exc, sent)
-            if mapped is None:
-                raise
-            raise mapped from exc
+    docstring), every error leaving the block redacted (:class:`redacted`)."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, endpoint: Endpoint, call: Call | None, sent: Secrets = ()) -> None:
+        super().__init__(endpoint, sent)
+        self.call = call
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
+        if not isinstance(exc, Exception):
+            return
+        failure = failed(self.endpoint, self.call, exc, self.sent)
+        if failure is not exc:
+            failure.__suppress_context__ = True  # as `raise failure from exc`
+            raise failure
 
 
 def _mapped(endpoint: Endpoint, call: Call | None, exc: Exception, sent: Secrets) -> ProviderError | None:
