@@ -36,9 +36,22 @@ class Keyed(Endpoint):
         return {"Authorization": f"Bearer {KEY}"}
 
 
+#: The clients a test made, closed after it (a client left to its finalizer closes at a random
+#: moment of a later test).
+MADE: list[Clients] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Any:
+    yield
+    while MADE:
+        MADE.pop().close()
+
+
 def driver_for(handler: Any, **options: Any) -> Driver:
-    transport = httpx.MockTransport(handler)
-    return Driver(Clients(lambda: ClientOptions(**options), transport))
+    clients = Clients(lambda: ClientOptions(**options), httpx.MockTransport(handler))
+    MADE.append(clients)
+    return Driver(clients)
 
 
 def endpoint() -> Keyed:

@@ -26,9 +26,8 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..redaction import redact_error
 from .calls import Answer, Call, Operation
-from .errors import NotAnEventStream, StatusFailure, failed, header_credentials, translating
+from .errors import NotAnEventStream, StatusFailure, failed, redact_failure, translating
 
 if TYPE_CHECKING:
     import httpx
@@ -141,7 +140,7 @@ class Driver:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         except Exception as exc:
-            redact_error(exc, [*endpoint.secrets(), *header_credentials(endpoint.headers())])
+            redact_failure(endpoint, exc)
             raise
 
     def _call_many(self, endpoint: Endpoint, calls: list[Call]) -> list[Answer]:
@@ -170,7 +169,7 @@ class Driver:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         except Exception as exc:
-            redact_error(exc, [*endpoint.secrets(), *header_credentials(endpoint.headers())])
+            redact_failure(endpoint, exc)
             raise
 
     async def _acall_many(self, endpoint: Endpoint, calls: list[Call]) -> list[Answer]:

@@ -5,9 +5,10 @@
 - :func:`status_error` maps an error answer by its status, with the message the common JSON error
   shapes carry (``{"error": {"message", "code"}}``, ``{"message"}``, ``{"detail"}``…); an
   :class:`~.endpoint.Endpoint` uses it unless it knows its provider's codes better.
-- :func:`translating` maps what a call can raise — an error status, a timeout, a refused or broken
-  connection, an answer over ``max_response_bytes``, a body that does not decode — and redacts the
-  endpoint's secrets and the credentials the request carried from every error leaving it.
+- :func:`failed` (for an ``except`` clause) and :class:`translating` (around a stream) map what a
+  call can raise — an error status, a timeout, a refused or broken connection, an answer over
+  ``max_response_bytes``, a body that does not decode — and redact the endpoint's secrets and the
+  credentials the request carried from every error leaving it (:func:`redact_failure`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ __all__ = [
     "NotAnEventStream",
     "StatusFailure",
     "error_fields",
+    "failed",
+    "header_credentials",
+    "redact_failure",
     "retry_after",
     "status_error",
     "translating",
@@ -174,25 +178,11 @@ def _chain_credentials(error: BaseException) -> list[str]:
     return found
 
 
-class redacted:  # lower case: used as a function, like contextlib's context managers
-    """Every exception leaving the block, with its chain, loses the endpoint's secrets and
-    credential headers, ``sent`` (what the calls carried) and the credentials of the requests its
-    chain holds. (A class, not a generator: it is entered on every call, and costs less.)"""
-
-    __slots__ = ("endpoint", "sent")
-
-    def __init__(self, endpoint: Endpoint, sent: Secrets = ()) -> None:
-        self.endpoint = endpoint
-        self.sent = sent
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
-        if isinstance(exc, Exception):
-            endpoint = self.endpoint
-            own = header_credentials(endpoint.headers())
-            redact_error(exc, [*endpoint.secrets(), *own, *self.sent, *_chain_credentials(exc)])
+def redact_failure(endpoint: Endpoint, exc: BaseException, sent: Secrets = ()) -> None:
+    """Redact from ``exc`` and its chain, in place, the endpoint's secrets and credential headers,
+    ``sent`` (what the calls carried) and the credentials of the requests its chain holds."""
+    own = header_credentials(endpoint.headers())
+    redact_error(exc, [*endpoint.secrets(), *own, *sent, *_chain_credentials(exc)])
 
 
 def failed(endpoint: Endpoint, call: Call | None, exc: Exception, sent: Secrets = ()) -> Exception:
@@ -207,20 +197,24 @@ def failed(endpoint: Endpoint, call: Call | None, exc: Exception, sent: Secrets 
     result: Exception = exc if mapped is None else mapped
     if mapped is not None:
         mapped.__cause__ = exc
-    own = header_credentials(endpoint.headers())
-    redact_error(result, [*endpoint.secrets(), *own, *sent, *_chain_credentials(result)])
+    redact_failure(endpoint, result, sent)
     return result
 
 
-class translating(redacted):
-    """Around one call: what it raises becomes a core error raised ``from`` it (see the module
-    docstring), every error leaving the block redacted (:class:`redacted`)."""
+class translating:  # lower case: used as a function, like contextlib's context managers
+    """Around one call, for a block that cannot be an ``except`` clause (a stream being read):
+    what it raises becomes a core error raised ``from`` it (see the module docstring), every
+    error leaving it redacted (:func:`failed`)."""
 
-    __slots__ = ("call",)
+    __slots__ = ("call", "endpoint", "sent")
 
     def __init__(self, endpoint: Endpoint, call: Call | None, sent: Secrets = ()) -> None:
-        super().__init__(endpoint, sent)
+        self.endpoint = endpoint
         self.call = call
+        self.sent = sent
+
+    def __enter__(self) -> None:
+        return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: Any) -> None:
         if not isinstance(exc, Exception):
