@@ -438,7 +438,7 @@ class HostBase:
                     await closing
         self.close()
 
-    def __enter__(self) -> HostBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -18,7 +18,7 @@ import attrs
 
 from . import _host_search as search
 from ._host_base import HostBase
-from .errors import UnsupportedCapabilityError
+from .errors import NotFoundError, UnsupportedCapabilityError, ValidationError
 from .model.enums import Capability, SearchType
 
 if TYPE_CHECKING:
@@ -99,7 +99,6 @@ class KnowledgeCalls(HostBase):
         kb, exists = self._resolve_knowledge_base(knowledge_base)
         self._route(kb.provider, Capability.RETRIEVE)
         if not exists:
-            from .errors import NotFoundError  # noqa: PLC0415
 
             def known() -> list[str]:
                 return [*(k.name for k in self.knowledge_bases(kb.provider)), *self.config.knowledge_bases]
@@ -155,8 +154,6 @@ class KnowledgeCalls(HostBase):
         if reranker is None:
             return query, None, query.k
         if query.text is None:
-            from .errors import ValidationError  # noqa: PLC0415
-
             raise ValidationError("reranking needs the query's text, not only a vector: give RetrievalQuery(text=...)")
         return attrs.evolve(query, k=wanted), reranker, query.k
 
@@ -373,8 +370,6 @@ class KnowledgeCalls(HostBase):
 
     def _synced(self, kb: KnowledgeBase, result: SyncResult | None, started: float) -> SyncResult:
         if result is None:
-            from .errors import UnsupportedCapabilityError  # noqa: PLC0415
-
             raise UnsupportedCapabilityError(
                 f"knowledge base {kb.ref} has no data source of its own to ingest from: give it the files, "
                 f"`genai kb ingest {kb.name} PATH...`",
@@ -434,7 +429,6 @@ def _with_embedding_tokens(result: IngestResult, tokens: int | None) -> IngestRe
 
 
 def _source_list(source_ids: Sequence[str]) -> list[str]:
-    from .errors import ValidationError  # noqa: PLC0415
 
     if isinstance(source_ids, str):
         raise ValidationError("source_ids takes a list of source object ids, not a single string")
@@ -445,7 +439,6 @@ def _source_list(source_ids: Sequence[str]) -> list[str]:
 
 
 def _check_page(offset: int, limit: int) -> None:
-    from .errors import ValidationError  # noqa: PLC0415
 
     if offset < 0 or not 1 <= limit <= 10_000:
         raise ValidationError(f"a page needs offset >= 0 and limit between 1 and 10000, got {offset} and {limit}")

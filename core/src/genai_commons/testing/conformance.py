@@ -11,11 +11,17 @@ pytest collects the checks below for your plugin::
         EMBEDDING_MODEL = "my:embedder"
 
         @pytest.fixture
-        def plugin(self, fake_transport):  # a fresh instance, its transport faked
-            return MyProvider(transport=fake_transport)
+        def plugin(self):  # a fresh instance, its transport a fake of the service
+            return MyProvider(transport=httpx.MockTransport(MyFakeService()))
 
         def fail_next(self, plugin, kind):  # make the next request fail like the service would
-            plugin.transport.fail_next(status=HTTP_STATUS[kind])
+            plugin.transport.handler.fail_next(kind)  # answering HTTP_STATUS[kind], or timing out
+
+        def transport_calls(self, plugin):  # requests that reached the service (None: not counted)
+            return plugin.transport.handler.requests
+
+``plugin`` is the only fixture you write; ``MyFakeService`` is yours too (the example plugin's
+``EngineService`` is one: an ``httpx.MockTransport`` handler with ``fail_next`` and ``requests``).
 
 The checks: the provider is discovered with its capabilities; every declared capability works
 and returns well-formed domain objects; an undeclared one is refused with
