@@ -267,10 +267,9 @@ def test_an_existing_collection_keeps_its_embedding_model(make_host, fake) -> No
 
 
 def test_retrieving_from_a_collection_not_created_yet_embeds_nothing(make_host, fake) -> None:
-    from genai_commons import NotFoundError
 
     host = make_host(fake, knowledge=KnowledgeSettings(default_provider="fake", default_embedding_model="fake:embed"))
-    with pytest.raises(NotFoundError, match=r"fake:empty holds nothing yet.*genai kb ingest empty PATH"):
+    with pytest.raises(UnknownModelError, match=r"fake:empty holds nothing yet.*genai kb ingest empty PATH"):
         host.retrieve("empty", "anything")
     assert not fake.calls
 

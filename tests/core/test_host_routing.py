@@ -11,6 +11,7 @@ from genai_commons import (
     Config,
     DeployedModel,
     Host,
+    PluginError,
     Request,
     Response,
     UnknownModelError,
@@ -215,7 +216,7 @@ def test_register_and_unregister_by_name(make_host: Any) -> None:
     assert "fake" not in host.providers()
     with pytest.raises(UnknownModelError):
         host.chat("fake:chat", "hi")
-    with pytest.raises(UnknownModelError, match="no plugin named 'fake'"):
+    with pytest.raises(PluginError, match="no plugin named 'fake'"):
         host.unregister("fake")
 
 

@@ -16,8 +16,8 @@ from genai_commons import (
     Eq,
     Host,
     KnowledgeBase,
-    NotFoundError,
     RetrievalQuery,
+    UnknownModelError,
 )
 from genai_commons.cli import CliState, main
 from genai_commons.config import KnowledgeSettings
@@ -74,7 +74,7 @@ def test_retrieve_embeds_the_query_text(host: Host):
     assert all(c.similarity is not None for c in found)
     filtered = host.retrieve("notes", RetrievalQuery(text="cats", k=5, filter=Eq(key="topic", value="money")))
     assert [c.chunk_id for c in filtered] == ["invoice"]
-    with pytest.raises(NotFoundError, match="genai kb ingest elsewhere PATH"):
+    with pytest.raises(UnknownModelError, match="genai kb ingest elsewhere PATH"):  # the host checks first
         host.retrieve("elsewhere", "anything")
 
 

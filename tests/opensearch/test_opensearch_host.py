@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from opensearch_standin import OpenSearchStandIn
 
-from genai_commons import ChunkCollection, Eq, Host, NotFoundError, RetrievalQuery, ValidationError
+from genai_commons import ChunkCollection, Eq, Host, RetrievalQuery, UnknownModelError, ValidationError
 from genai_commons.cli import CliState, main
 
 HANDBOOK = {
@@ -69,7 +69,7 @@ def test_a_configured_knowledge_base_end_to_end(make_host: Callable[..., Host], 
     assert host.delete_chunks("handbook", ["expenses"]) == 1
     assert [kb.name for kb in host.knowledge_bases("opensearch")] == ["handbook-v1"]
     assert host.drop_collection("handbook") is True
-    with pytest.raises(NotFoundError, match="genai kb ingest handbook"):
+    with pytest.raises(UnknownModelError, match="genai kb ingest handbook"):
         host.retrieve("handbook", "anything")
 
 

@@ -129,7 +129,8 @@ class HostBase:
     def unregister(self, name: str) -> None:
         """Remove a plugin by name."""
         if self._pm.unregister(name=name) is None:
-            raise UnknownModelError(f"no plugin named {name!r} is registered")
+            registered = ", ".join(sorted(self._infos)) or "none"
+            raise PluginError(f"no plugin named {name!r} is registered (registered: {registered})", plugin=name)
         self._infos.pop(name, None)
         self._providers = None
         self._models.clear()

@@ -18,7 +18,7 @@ import attrs
 
 from . import _host_search as search
 from ._host_base import HostBase
-from .errors import NotFoundError, UnsupportedCapabilityError, ValidationError
+from .errors import UnknownModelError, UnsupportedCapabilityError, ValidationError
 from .model.enums import Capability, SearchType
 
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ class KnowledgeCalls(HostBase):
             def known() -> list[str]:
                 return [*(k.name for k in self.knowledge_bases(kb.provider)), *self.config.knowledge_bases]
 
-            raise NotFoundError(
+            # Not an answer of the provider (none was asked): the host's own lookup error.
+            raise UnknownModelError(
                 f"knowledge base {kb.ref} holds nothing yet{self._near(kb.name, known)}: ingest into it first, "
-                f"for example `genai kb ingest {kb.name} PATH`",
-                provider=kb.provider,
+                f"for example `genai kb ingest {kb.name} PATH`"
             )
         return kb
 

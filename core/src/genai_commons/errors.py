@@ -9,7 +9,7 @@ Plugins translate every provider error into one of these classes, in one place (
     ├── ValidationError            bad input to the domain model or an operation (also a ValueError)
     ├── ConfigurationError         the configuration file, environment or a plugin's settings
     │   └── MissingCredentialsError
-    ├── PluginError                a plugin failed to import or register
+    ├── PluginError                a plugin failed to import or register, or none has that name
     ├── UnknownModelError          no provider, deployed model or knowledge base of that name
     ├── UnsupportedCapabilityError the model or provider cannot do what the call needs
     ├── ToolLoopError              the tool-calling loop hit its step limit
