@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from attrs import field, frozen
@@ -80,6 +80,9 @@ def parse_bool(value: str, *, name: str) -> bool:
 HOST_PROVIDER_KEYS = frozenset({"deadline"})
 
 
+T = TypeVar("T")
+
+
 @frozen(kw_only=True)
 class ProviderSettings:
     """One provider's table from the configuration file, with environment fallbacks."""
@@ -87,6 +90,15 @@ class ProviderSettings:
     name: str
     values: Mapping[str, Any] = field(factory=dict, repr=False)
     environ: Mapping[str, str] = field(factory=lambda: dict(os.environ), repr=False, eq=False)
+    #: The configuration file the table came from, for messages.
+    source: Path | None = field(default=None, eq=False)
+
+    def typed(self, cls: type[T]) -> T:
+        """The table as the plugin's settings class (see :mod:`genai_commons.typed_settings`):
+        unknown keys and wrong types refused, naming the file and the key."""
+        from .typed_settings import typed_settings  # noqa: PLC0415 - typed_settings imports this module
+
+        return typed_settings(cls, self.name, self.values, self.environ, self.source)
 
     def get(self, key: str, *, env: str | None = None, default: Any = None) -> Any:
         """The value of ``key``: from ``env`` if that variable is set, else the file, else ``default``."""
@@ -323,7 +335,9 @@ class Config:
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (empty when the file has no ``[providers.NAME]`` table)."""
-        return ProviderSettings(name=name, values=dict(self.providers.get(name, {})), environ=self.environ)
+        return ProviderSettings(
+            name=name, values=dict(self.providers.get(name, {})), environ=self.environ, source=self.path
+        )
 
     def deadline(self, provider: str) -> tuple[float, str]:
         """Seconds a call to ``provider`` may take, and the setting that says so: ``deadline`` in

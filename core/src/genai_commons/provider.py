@@ -74,12 +74,18 @@ class Provider:
     version: ClassVar[str | None] = None
     #: The search types ``retrieve`` honours (``query.search_type``); by default vector only.
     search_types: ClassVar[frozenset[SearchType]] = frozenset({SearchType.VECTOR})
+    #: The plugin's settings as a typed class (:mod:`genai_commons.typed_settings`): when set,
+    #: ``[providers.NAME]`` is checked against it before :meth:`configure`, and the result is
+    #: :attr:`typed_settings`. None: the table reaches :meth:`configure` unchecked.
+    settings_class: ClassVar[type | None] = None
 
     def __init__(self) -> None:
         if not type(self).name:
             raise TypeError(f"{type(self).__qualname__} must set the class attribute 'name'")
         self.settings: ProviderSettings | None = None
         self.config: Config | None = None
+        #: The settings as :attr:`settings_class` (None until configured, or without a class).
+        self.typed_settings: Any = None
 
     # -- configuration and discovery: override as needed ------------------------------------
 
@@ -296,6 +302,8 @@ class Provider:
     def genai_configure(self, config: Config) -> None:
         self.config = config
         self.settings = config.provider(self.name)
+        if self.settings_class is not None:
+            self.typed_settings = self.settings.typed(self.settings_class)
         self.configure(self.settings)
 
     @hookimpl

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
+from attrs import frozen
+
 from genai_commons import (
     ChatStreamEvent,
     ChunkCollection,
@@ -13,11 +15,12 @@ from genai_commons import (
     EmbeddingsResponse,
     Modality,
     Provider,
-    ProviderSettings,
     Request,
     Response,
+    Secret,
 )
 from genai_commons.http import ClientOptions, Clients, Driver
+from genai_commons.typed_settings import setting
 
 from . import wire
 from .errors import ExampleEndpoint
@@ -33,15 +36,22 @@ MODELS = (
 )
 
 
+@frozen(kw_only=True)
+class ExampleSettings:
+    """``[providers.example]``: unknown keys and wrong types are refused when the host starts."""
+
+    #: What the echo model puts before the prompt.
+    prefix: str = "You said:"
+    #: Not needed by the local engine; read as a :class:`Secret` to show how, and sent as a bearer
+    #: token. ``EXAMPLE_API_KEY`` in the environment wins over the file.
+    api_key: Secret | None = setting(default=None, env="EXAMPLE_API_KEY")
+
+
 class ExampleProvider(Provider):
     """Chat (echo or reverse the prompt), streaming chat and hashing-trick embeddings, over the
     engine's HTTP API (the core's HTTP layer: one operation per call, run sync or async).
 
-    Settings (``[providers.example]`` in the configuration file):
-
-    * ``prefix`` — what the echo model puts before the prompt (default ``You said:``).
-    * ``api_key`` — not needed by the local engine; read as a :class:`Secret` to show how
-      (``EXAMPLE_API_KEY`` in the environment wins over the file), and sent as a bearer token.
+    Settings: :class:`ExampleSettings` (``[providers.example]`` in the configuration file).
 
     :param transport: an httpx transport; by default the engine answers in-process
         (``httpx.MockTransport(EngineService())``), and tests pass one that fails on demand.
@@ -50,15 +60,17 @@ class ExampleProvider(Provider):
     name = NAME
     description = "Example plugin: a deterministic rule-based chat and hashing embeddings."
 
+    settings_class = ExampleSettings
+
     def __init__(self, transport: Any = None) -> None:
         super().__init__()
         self.transport = transport
-        self.prefix = "You said:"
         self._clients: Clients | None = None
         self._http: Driver | None = None
 
-    def configure(self, settings: ProviderSettings) -> None:
-        self.prefix = settings.get_str("prefix", default="You said:") or ""
+    @property
+    def prefix(self) -> str:
+        return (self.typed_settings or ExampleSettings()).prefix
 
     def _driver(self) -> Driver:
         if self._http is None:  # httpx loads with the first call, not with the host
@@ -73,8 +85,7 @@ class ExampleProvider(Provider):
         return self._http
 
     def _endpoint(self) -> ExampleEndpoint:
-        api_key = self.settings.get_secret("api_key", env="EXAMPLE_API_KEY") if self.settings else None
-        return ExampleEndpoint(self.name, BASE_URL, api_key)
+        return ExampleEndpoint(self.name, BASE_URL, (self.typed_settings or ExampleSettings()).api_key)
 
     def models(self) -> Iterable[DeployedModel]:
         return MODELS
