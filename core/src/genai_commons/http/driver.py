@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..formats import sse
 from .calls import Answer, Call, Operation
 from .errors import NotAnEventStream, StatusFailure, failed, redact_failure, translating
 
@@ -223,18 +224,14 @@ class Driver:
 
     def events(self, endpoint: Endpoint, call: Call) -> Generator[Event, None, None]:
         """The server-sent events of a streamed call; the connection closes with the iterator."""
-        from ..formats.sse import events  # noqa: PLC0415
-
         with self.stream(endpoint, call) as answer:
             _check_event_stream(answer)
-            yield from events(answer.iter_bytes())
+            yield from sse.events(answer.iter_bytes())
 
     async def aevents(self, endpoint: Endpoint, call: Call) -> AsyncGenerator[Event, None]:
         """:meth:`events` with the running loop's async client."""
-        from ..formats.sse import aevents  # noqa: PLC0415
-
         async with self.astream(endpoint, call) as answer:
             _check_event_stream(answer)
-            async with aclosing(aevents(answer.aiter_bytes())) as stream:
+            async with aclosing(sse.aevents(answer.aiter_bytes())) as stream:
                 async for event in stream:
                     yield event

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from genai_commons.http import Call
 from genai_commons.http import Endpoint as HttpEndpoint
 
-from .errors import MalformedAnswer, error_for, mask_keys
+from .errors import MalformedAnswer, error_for, mask_keys, not_the_api
 
 if TYPE_CHECKING:
     import httpx
@@ -56,18 +56,6 @@ class Api(HttpEndpoint):
 
     def malformed(self, detail: str, status: int) -> ProviderError:
         return not_the_api(self.provider, self.base_url, f"status {status}, {detail}", status)
-
-
-def not_the_api(provider: str, base_url: str, detail: str, status: int = 200) -> ProviderError:
-    """The error for an answer that is not the OpenAI API's JSON."""
-    from genai_commons import ProviderError  # noqa: PLC0415
-
-    return ProviderError(
-        f"{provider} answered with something that is not the OpenAI API's JSON ({detail}); check that the "
-        f"base URL {base_url} points at an OpenAI-compatible API (usually ending in /v1)",
-        provider=provider,
-        status=status,
-    )
 
 
 def post(url: httpx.URL, payload: dict[str, Any], timeout: float | None) -> Call:

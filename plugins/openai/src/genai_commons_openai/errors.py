@@ -211,6 +211,16 @@ def stream_error(provider: str, error: Any) -> ProviderError:
     )
 
 
+def not_the_api(provider: str, base_url: str, detail: str, status: int = 200) -> ProviderError:
+    """The error for an answer that is not the OpenAI API's JSON."""
+    return ProviderError(
+        f"{provider} answered with something that is not the OpenAI API's JSON ({detail}); check that the "
+        f"base URL {base_url} points at an OpenAI-compatible API (usually ending in /v1)",
+        provider=provider,
+        status=status,
+    )
+
+
 #: The exceptions :func:`translate` maps (the core's driver maps the transport's); catch these around a call.
 TRANSLATED: tuple[type[BaseException], ...] = (MalformedAnswer, TruncatedStream, ErrorEvent)
 
@@ -224,8 +234,6 @@ def translate(provider: str, base_url: str, exc: BaseException) -> ProviderError
             f"the stream from {provider} ended before it finished ({exc}); the answer is incomplete, try again",
             provider=provider,
         )
-    from .calls import not_the_api  # noqa: PLC0415 - calls imports this module
-
     return not_the_api(provider, base_url, str(exc))
 
 
