@@ -1,5 +1,7 @@
 """Readers in this process follow a writer in another process: new chunks are found, deleted ones
-never come back once the writer said they were gone, and the answers stay right, exact and HNSW."""
+never come back once the writer said they were gone, and the answers stay right, exact and HNSW.
+The writer waits after each step until the readers have looked (a writer that ran two rounds
+ahead would have deleted what they look for)."""
 
 from __future__ import annotations
 
@@ -40,9 +42,11 @@ WRITER = textwrap.dedent(
             for i in range(per_round)
         ]), IngestMode.INSERT)
         print(f"added {round_}", flush=True)
+        sys.stdin.readline()  # the reader has looked: go on (lockstep, so that what it checks is still there)
         if round_ >= 3:
             provider.delete_chunks(kb, [f"round-{round_ - 2}"])
             print(f"deleted {round_ - 2}", flush=True)
+            sys.stdin.readline()
     provider.close()
     print("finished", flush=True)
     """
@@ -72,6 +76,7 @@ def test_readers_follow_a_writer_in_another_process(tmp_path: Path, database: Pa
     script.write_text(WRITER)
     writer = subprocess.Popen(
         [sys.executable, str(script), str(database), str(ROUNDS), str(PER_ROUND), str(DIMENSION)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -95,6 +100,10 @@ def test_readers_follow_a_writer_in_another_process(tmp_path: Path, database: Pa
                     found = provider.retrieve(kb, RetrievalQuery(vector=vector(deleted, i), k=5))
                     assert all(not c.chunk_id.startswith(f"r{deleted}-") for c in found)
                 queries += 1
+        if word in ("added", "deleted"):
+            assert writer.stdin is not None
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
     assert writer.wait(timeout=60) == 0, writer.stderr.read() if writer.stderr else ""
     assert added == ROUNDS and deleted == ROUNDS - 2 and queries > 0
     for provider in (exact, hnsw):
