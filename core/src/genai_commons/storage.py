@@ -69,16 +69,25 @@ def ensure_schema(conn: sqlite3.Connection, version: int, statements: Iterable[s
     and records ``version``, the others wait for it (``BEGIN IMMEDIATE``) and then find it done."""
     if schema_version(conn) >= version:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         if schema_version(conn) < version:
             for statement in statements:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {int(version)}")
-        conn.execute("COMMIT")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``: no deadlock
+    when a read would have to be upgraded), committed when the block ends, rolled back when it
+    raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    conn.execute("COMMIT")
 
 
 @contextmanager
@@ -86,13 +95,8 @@ def migration(conn: sqlite3.Connection, from_version: int, to_version: int) -> I
     """One step of a schema migration, in one transaction: yields whether the file still records
     ``from_version`` (this process makes the step; another process made it meanwhile otherwise,
     and it waited, ``BEGIN IMMEDIATE``), and records ``to_version`` when it did."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         due = schema_version(conn) == from_version
         yield due
         if due:
             conn.execute(f"PRAGMA user_version = {int(to_version)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

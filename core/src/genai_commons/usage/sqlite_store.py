@@ -25,6 +25,7 @@ from .._log import get_logger
 from ..errors import ValidationError
 from ..hookspecs import hookimpl
 from ..model.usage import Usage
+from ..storage import ensure_schema, open_database, write_transaction
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -123,8 +124,6 @@ class UsageDatabase:
     # -- connection ------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        from ..storage import ensure_schema, open_database  # noqa: PLC0415
-
         conn = open_database(self.path, timeout=self.timeout)
         try:
             ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
@@ -148,14 +147,8 @@ class UsageDatabase:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (no deadlock on upgrade)."""
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connection() as conn, write_transaction(conn):
+            yield conn
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""

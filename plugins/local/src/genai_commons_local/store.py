@@ -46,7 +46,7 @@ from genai_commons import (
     ValidationError,
     get_logger,
 )
-from genai_commons.storage import ensure_schema, open_database, schema_version
+from genai_commons.storage import ensure_schema, open_database, schema_version, write_transaction
 
 from . import changes, ingestion, keywords, removal
 from .catalog import SELECT_COLLECTION as _COLLECTION
@@ -295,19 +295,8 @@ class KnowledgeStore:
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction."""
-        with self._connection(self._writer) as conn, self._transaction(conn):
+        with self._connection(self._writer) as conn, write_transaction(conn):
             yield conn
-
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         for slot in (self._reader, self._writer, self._background):
@@ -380,7 +369,7 @@ class KnowledgeStore:
             )
         started = time.perf_counter()
         with self._connection(self._writer) as conn:  # held throughout: the temp tables are this call's
-            job = ingestion.Ingestion(conn, lambda: self._transaction(conn), name, model, rows, mode)
+            job = ingestion.Ingestion(conn, lambda: write_transaction(conn), name, model, rows, mode)
             job.run(ingestion.TRANSACTION_ROWS)
         result = IngestResult(
             inserted=job.inserted,

@@ -68,9 +68,12 @@ class ExampleProvider(Provider):
         self._clients: Clients | None = None
         self._http: Driver | None = None
 
+    def _settings(self) -> ExampleSettings:
+        return self.typed_settings or ExampleSettings()  # the defaults when used without a host
+
     @property
     def prefix(self) -> str:
-        return (self.typed_settings or ExampleSettings()).prefix
+        return self._settings().prefix
 
     def _driver(self) -> Driver:
         if self._http is None:  # httpx loads with the first call, not with the host
@@ -85,7 +88,7 @@ class ExampleProvider(Provider):
         return self._http
 
     def _endpoint(self) -> ExampleEndpoint:
-        return ExampleEndpoint(self.name, BASE_URL, (self.typed_settings or ExampleSettings()).api_key)
+        return ExampleEndpoint(self.name, BASE_URL, self._settings().api_key)
 
     def models(self) -> Iterable[DeployedModel]:
         return MODELS
