@@ -26,3 +26,12 @@ def test_views_and_large_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.allclose(products.scores(every_other, q), every_other @ q, atol=1e-5)
     monkeypatch.setattr(products, "SMALL_ROWS", 100)  # numpy's product from here
     assert np.allclose(products.scores(matrix, q), matrix @ q, atol=1e-5)
+
+
+@pytest.mark.parametrize("kept", [0, 1, 5, 299])
+def test_scores_at_positions_match_a_gather(kept: int) -> None:
+    rng = np.random.default_rng(kept)
+    matrix = rng.standard_normal((300, 40)).astype(np.float32)
+    q = rng.standard_normal(40).astype(np.float32)
+    positions = np.sort(rng.choice(300, size=kept, replace=False)).astype(np.int64)
+    assert np.allclose(products.scores_at(matrix, q, positions), matrix[positions] @ q, atol=1e-5)

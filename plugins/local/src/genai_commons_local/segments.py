@@ -4,9 +4,11 @@ A :class:`Snapshot` is a collection at one version: a tuple of :class:`Segment` 
 block of rows (row ids ascending, unit float32 vectors, the rows' metadata as
 :class:`~.columns.Columns`, and which rows are still live). Nothing is ever changed in place:
 
-- rows added by any process become a new segment at the end (:meth:`Snapshot.appended`); small
-  segments at the end are merged while the merged block stays small (:data:`MERGE_ROWS`), so a
-  catch-up copies at most that many rows, never the whole matrix;
+- rows added by any process become a new segment at the end (:meth:`Snapshot.appended`), joined
+  to the segment before it while the two hold at most :data:`MERGE_ROWS` rows. That segment's
+  matrix is a prefix of a preallocated block (:class:`Room`) and the new rows are written after
+  it, so a catch-up copies the new rows only: a snapshot still using the shorter prefix never
+  sees the rows written after its end, and only one segment may extend a prefix (a claim);
 - rows deleted flag themselves dead in a new live mask of the segment holding them
   (:meth:`Segment.without`); the vectors stay until the segment is rebuilt;
 - the first segment may be a *base* read from the index file the maintainer writes
@@ -19,6 +21,7 @@ unchanged array with the one before.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +40,8 @@ if TYPE_CHECKING:
     Ids = NDArray[np.int64]
     Mask = NDArray[np.bool_]
 
-#: Segments at the end are merged while the merged segment holds at most this many rows (12 MB
-#: at 384 dimensions: a merge inside a query costs a few milliseconds at most).
+#: Segments at the end are joined while the joined segment holds at most this many rows (the
+#: size of a :class:`Room`: 12 MB at 384 dimensions, its pages touched only when written).
 MERGE_ROWS = 8_192
 #: Score every row of a segment, then pick, when a mask keeps more than this share of it.
 SCORE_ALL_SHARE = 0.2
@@ -65,6 +68,8 @@ class Segment:
     graph: Any = None
     #: Keeps the memory ``matrix`` views alive (the faiss index it was read from), or None.
     owner: Any = None
+    #: The block whose prefix ``matrix`` is, with room for rows after it; None when it has none.
+    room: Room | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -107,6 +112,34 @@ class Segment:
             ids=self.ids[keep], matrix=np.ascontiguousarray(self.matrix[keep]), columns=self.columns.take(keep)
         )
 
+    def joined(self, after: Segment) -> Segment:
+        """This segment's rows followed by ``after``'s (newer rows), the vectors written after its
+        own in its room when it has one and nobody wrote there yet, else into a new room (the
+        caller keeps the two within :data:`MERGE_ROWS` rows)."""
+        from .columns import Columns  # noqa: PLC0415 - columns imports this module's types only
+
+        before, room = self, self.room
+        matrix = None if room is None else room.extend(len(before), after.matrix)
+        if matrix is None:
+            before, room = self.compacted(), Room(MERGE_ROWS, self.matrix.shape[1])
+            room.extend(0, before.matrix)
+            matrix = room.extend(len(before), after.matrix)
+            assert matrix is not None
+        live = None
+        if before.live is not None or after.live is not None:
+            live = np.concatenate([before.live_mask(), after.live_mask()])
+        return Segment(
+            ids=np.concatenate([before.ids, after.ids]),
+            matrix=matrix,
+            columns=Columns.concat([before.columns, after.columns]),
+            live=live,
+            room=room,
+        )
+
+    def live_mask(self) -> Mask:
+        """Which rows are live, as a mask even when every row is."""
+        return np.ones(len(self), dtype=np.bool_) if self.live is None else self.live
+
     def top_k(self, q: Matrix, k: int, mask: Mask | None) -> tuple[Ids, Matrix]:
         """Exact nearest neighbours among the rows ``mask`` keeps (every row when None): row ids
         and cosine similarities, most similar first."""
@@ -115,11 +148,11 @@ class Segment:
         kept = np.flatnonzero(mask)
         if kept.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        # Scoring every row, then picking, beats gathering a large subset.
+        # Scoring every row (on every thread), then picking, beats scoring a large subset where it lies.
         if kept.size > SCORE_ALL_SHARE * len(self):
             scores = products.scores(self.matrix, q)[kept]
         else:
-            scores = products.scores(self.matrix[kept], q)
+            scores = products.scores_at(self.matrix, q, kept)
         return _best(self.ids[kept], scores, k)
 
 
@@ -141,16 +174,24 @@ def merge_results(parts: list[tuple[Ids, Matrix]], k: int) -> tuple[Ids, Matrix]
     return _best(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), k)
 
 
-def merged(segments: list[Segment]) -> Segment:
-    """One segment of the live rows of several (ascending row ids, in order)."""
-    from .columns import Columns  # noqa: PLC0415 - columns imports this module's types only
+class Room:
+    """A preallocated block of rows that successive segments fill, each a longer prefix of it."""
 
-    parts = [segment.compacted() for segment in segments]
-    return Segment(
-        ids=np.concatenate([p.ids for p in parts]),
-        matrix=np.concatenate([p.matrix for p in parts]),
-        columns=Columns.concat([p.columns for p in parts]),
-    )
+    def __init__(self, capacity: int, dimension: int) -> None:
+        self.matrix: Matrix = np.empty((capacity, dimension), dtype=np.float32)
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def extend(self, start: int, rows: Matrix) -> Matrix | None:
+        """The prefix of ``start + len(rows)`` rows, ``rows`` written at ``start``; None when
+        another segment already wrote there or there is no room."""
+        end = start + rows.shape[0]
+        with self._lock:
+            if self.used != start or end > self.matrix.shape[0]:
+                return None
+            self.used = end
+        self.matrix[start:end] = rows
+        return self.matrix[:end]
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,17 +257,17 @@ class Snapshot:
         return replace(self, segments=tuple(segment.without(ordered) for segment in self.segments))
 
     def appended(self, segment: Segment) -> Snapshot:
-        """This snapshot with ``segment`` (rows newer than every row held) at the end, small
-        segments at the end merged."""
+        """This snapshot with ``segment`` (rows newer than every row held) at the end, joined to
+        the small segment before it."""
         segments = [*self.segments, segment] if len(segment) else list(self.segments)
         protected = 1 if self.generation else 0  # the base is never merged into
         while len(segments) - protected >= 2:
             last, before = segments[-1], segments[-2]
             if before.graph is not None or before.owner is not None:
                 break
-            if last.live_count + before.live_count > MERGE_ROWS or 2 * len(last) < len(before):
+            if len(last) + len(before) > MERGE_ROWS:
                 break
-            segments[-2:] = [merged([before, last])]
+            segments[-2:] = [before.joined(last)]
         return replace(self, segments=tuple(segments))
 
     def at(self, *, version: int, last_row: int, last_tombstone: int) -> Snapshot:
