@@ -1,16 +1,19 @@
-"""Routing to the owning provider, wrapper plugins, registration, and host isolation."""
+"""Routing to the owning provider, middleware and wrapper plugins, registration, and host isolation."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator
+from collections.abc import Generator
 from typing import Any
 
+import attrs
 import pytest
 
 from genai_commons import (
+    CapabilityCall,
     Config,
     DeployedModel,
     Host,
+    Middleware,
     PluginError,
     Request,
     Response,
@@ -18,6 +21,7 @@ from genai_commons import (
     ValidationError,
     hookimpl,
 )
+from genai_commons.middleware import AsyncProceed, Proceed
 from genai_commons.testing import FakeProvider, UsageRecorder
 
 
@@ -72,8 +76,72 @@ def test_unknown_provider_and_model_say_what_to_do(make_host: Any) -> None:
         host.chat("fake:nope", "hi")
 
 
-class Tracer:
-    """A cross-cutting plugin that sees every chat call, whatever the provider."""
+class Tracer(Middleware):
+    """A cross-cutting plugin that sees every call (here chat, sync and async), whatever the provider."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def around(self, call: CapabilityCall, proceed: Proceed) -> Any:
+        self.seen.append(call.provider)
+        return proceed()
+
+    async def around_async(self, call: CapabilityCall, proceed: AsyncProceed) -> Any:
+        self.seen.append(call.provider)
+        return await proceed()
+
+
+class Cache(Middleware):
+    """Answers repeated prompts without calling any provider: it returns without proceeding.
+    A cached answer carries zero tokens, so that usage counts only what a provider spent."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], Response] = {}
+
+    @staticmethod
+    def _key(call: CapabilityCall) -> tuple[str, str]:
+        assert isinstance(call.request, Request)
+        return (call.target, call.request.messages[-1].content or "")
+
+    def _cached(self, call: CapabilityCall) -> Response | None:
+        cached = self.answers.get(self._key(call))
+        return None if cached is None else attrs.evolve(cached, input_tokens=0, output_tokens=0, total_tokens=0)
+
+    def around(self, call: CapabilityCall, proceed: Proceed) -> Any:
+        if call.operation != "chat":
+            return proceed()
+        cached = self._cached(call)
+        if cached is not None:
+            return cached
+        response = proceed()
+        self.answers.setdefault(self._key(call), response)
+        return response
+
+    async def around_async(self, call: CapabilityCall, proceed: AsyncProceed) -> Any:
+        if call.operation != "chat":
+            return await proceed()
+        cached = self._cached(call)
+        if cached is not None:
+            return cached
+        response = await proceed()
+        self.answers.setdefault(self._key(call), response)
+        return response
+
+
+def test_a_middleware_sees_every_call_without_knowing_the_provider(two_providers: Any) -> None:
+    import asyncio
+
+    host, _, _ = two_providers
+    tracer = Tracer()
+    host.register(tracer, name="tracer")
+    host.chat("alpha:chat", "hi")
+    host.chat("beta:chat", "hi")
+    asyncio.run(host.achat("alpha:chat", "hi"))
+    assert tracer.seen == ["alpha", "beta", "alpha"]
+
+
+class RawTracer:
+    """The hook route underneath the Middleware base: a pluggy wrapper of one capability hook."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -84,98 +152,40 @@ class Tracer:
         return (yield)
 
 
-def _key(model: DeployedModel, request: Request) -> tuple[str, str]:
-    return (model.ref, request.messages[-1].content or "")
-
-
-class Cache:
-    """A cross-cutting plugin that answers repeated prompts without calling any provider.
-
-    Capability hooks stop at the first non-None result, so a ``tryfirst`` implementation that
-    returns the cached answer short-circuits the provider; a wrapper stores fresh answers.
-    """
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], Response] = {}
-
-    @hookimpl(tryfirst=True)
-    def genai_chat(self, model: DeployedModel, request: Request) -> Response | None:
-        return self.answers.get(_key(model, request))
-
-    @hookimpl(tryfirst=True)
-    def genai_chat_async(self, model: DeployedModel, request: Request) -> Awaitable[Response] | None:
-        cached = self.answers.get(_key(model, request))
-        if cached is None:
-            return None
-
-        async def answer() -> Response:
-            return cached
-
-        return answer()
-
-
-class CacheStore:
-    """The storing half of the cache, as a wrapper (sync and async)."""
-
-    def __init__(self, cache: Cache) -> None:
-        self.cache = cache
-
-    @hookimpl(wrapper=True)
-    def genai_chat(self, model: DeployedModel, request: Request) -> Generator[None, Response, Response]:
-        response = yield
-        self.cache.answers.setdefault(_key(model, request), response)
-        return response
-
-    @hookimpl(wrapper=True)
-    def genai_chat_async(
-        self, model: DeployedModel, request: Request
-    ) -> Generator[None, Awaitable[Response], Awaitable[Response]]:
-        inner = yield
-
-        async def store() -> Response:
-            response = await inner
-            self.cache.answers.setdefault(_key(model, request), response)
-            return response
-
-        return store()
-
-
-def test_a_wrapper_plugin_sees_every_call_without_knowing_the_provider(two_providers: Any) -> None:
+def test_a_raw_wrapper_plugin_still_wraps_a_capability_hook(two_providers: Any) -> None:
     host, _, _ = two_providers
-    wrapper = Tracer()
+    wrapper = RawTracer()
     host.register(wrapper, name="tracer")
     host.chat("alpha:chat", "hi")
     host.chat("beta:chat", "hi")
     assert wrapper.seen == ["alpha", "beta"]
 
 
-class RedactingWrapper:
-    """Rewrites the request before the provider sees it; a wrapper can change the arguments by
-    calling the inner hook itself, here by answering through the provider it wraps."""
+class Redactor(Middleware):
+    """Changes the response of any provider (sync chat only, here)."""
 
-    @hookimpl(wrapper=True)
-    def genai_chat(self, model: DeployedModel, request: Request) -> Generator[None, Response, Response]:
-        response = yield
+    def around(self, call: CapabilityCall, proceed: Proceed) -> Any:
+        response = proceed()
+        if call.operation != "chat":
+            return response
         text = response.text.replace("alice@example.com", "[email]")
         return Response.of_text(text, input_tokens=response.input_tokens, output_tokens=response.output_tokens)
 
 
-def test_a_redacting_wrapper_changes_the_response_for_any_provider(two_providers: Any) -> None:
+def test_a_redacting_middleware_changes_the_response_for_any_provider(two_providers: Any) -> None:
     host, alpha, _ = two_providers
-    host.register(RedactingWrapper(), name="redact")
+    host.register(Redactor(), name="redact")
     alpha.script("write to alice@example.com")
     assert host.chat("alpha:chat", "who?").text == "write to [email]"
 
 
-def test_a_caching_wrapper_answers_repeats_sync_and_async(make_host: Any) -> None:
+def test_a_caching_middleware_answers_repeats_sync_and_async(make_host: Any) -> None:
     import asyncio
 
     fake = FakeProvider()
     recorder = UsageRecorder()
     host = make_host(fake, recorder)
-    cache = Cache()
-    host.register(cache, name="cache")
-    host.register(CacheStore(cache), name="cache-store")
+    host.register(Cache(), name="cache")
 
     first = host.chat("fake:chat", "same question")
     second = host.chat("fake:chat", "same question")
@@ -184,7 +194,8 @@ def test_a_caching_wrapper_answers_repeats_sync_and_async(make_host: Any) -> Non
     assert first.text == second.text == third.text == "echo: same question"
     assert fourth.text == "echo: another question"
     assert [c.payload.messages[-1].content for c in fake.calls] == ["same question", "another question"]
-    assert len(recorder.records) == 4  # usage is recorded for every successful call, cached or not
+    # usage is recorded for every successful call, cached or not; cached answers spent no tokens
+    assert [u.total_tokens for u in recorder.records] == [first.total_tokens, 0, 0, fourth.total_tokens]
 
 
 def test_two_hosts_share_nothing(genai_home: Any) -> None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .config import Config, ProviderSettings, RetryPolicy, Secret
     from .deadlines import deadline
     from .host import Host
+    from .middleware import CapabilityCall, Middleware
     from .model import *  # noqa: F403
     from .plugins import PluginInfo
     from .provider import Provider
@@ -51,9 +52,11 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "AsyncChatStream": "streams",
+    "CapabilityCall": "middleware",
     "ChatStream": "streams",
     "Config": "config",
     "Host": "host",
+    "Middleware": "middleware",
     "PluginInfo": "plugins",
     "Provider": "provider",
     "ProviderSettings": "config",
@@ -68,6 +71,7 @@ __all__ = [
     "AsyncChatStream",
     "AuthenticationError",
     "BadRequestError",
+    "CapabilityCall",
     "ChatStream",
     "Config",
     "ConfigurationError",
@@ -77,6 +81,7 @@ __all__ = [
     "FileFetchError",
     "GenAIError",
     "Host",
+    "Middleware",
     "MissingCredentialsError",
     "NotFoundError",
     "PermissionDeniedError",

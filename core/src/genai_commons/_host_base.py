@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -86,6 +87,11 @@ class HostBase:
         that it leaves no hooks behind and the next plugin is not blamed for it."""
         self._pm.register(obj, name=name)
         try:
+            # a Middleware needs the manager to run the implementations inside it; none can exist
+            # before its module is imported, so hosts without middleware never import it
+            middleware = sys.modules.get("genai_commons.middleware")
+            if middleware is not None and isinstance(obj, middleware.Middleware):
+                obj._attach(self._pm)
             self._pm.check_pending()
             self._configure(obj)
         except Exception:
