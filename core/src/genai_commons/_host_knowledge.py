@@ -20,6 +20,7 @@ from . import _host_search as search
 from ._host_base import HostBase
 from .errors import UnknownModelError, UnsupportedCapabilityError, ValidationError
 from .model.enums import Capability, SearchType
+from .retry import call_with_retry, call_with_retry_async
 
 if TYPE_CHECKING:
     from ._host_rerank import RerankChoice
@@ -392,7 +393,6 @@ class KnowledgeCalls(HostBase):
         For knowledge bases that read their documents themselves (a bucket, a site) instead of
         taking chunks through :meth:`ingest`; others raise :class:`UnsupportedCapabilityError`.
         """
-        from .retry import call_with_retry  # noqa: PLC0415
 
         kb = self.knowledge_base(knowledge_base)
         started = time.perf_counter()
@@ -407,7 +407,6 @@ class KnowledgeCalls(HostBase):
         self, knowledge_base: KnowledgeBase | str, data_source_id: str | None = None, *, wait: bool = True
     ) -> SyncResult:
         """:meth:`ingest_from_source`, async."""
-        from .retry import call_with_retry_async  # noqa: PLC0415
 
         kb = self.knowledge_base(knowledge_base)
         started = time.perf_counter()

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from . import _host_search as search
 from ._host_base import ModelRef
 from ._host_knowledge import KnowledgeCalls
-from .errors import UnsupportedCapabilityError
+from .errors import UnsupportedCapabilityError, ValidationError
 from .model.enums import Capability, SearchType
+from .retry import call_with_retry, call_with_retry_async
 
 if TYPE_CHECKING:
     from ._host_rerank import RerankChoice
@@ -42,7 +43,6 @@ class RagCalls(KnowledgeCalls):
         return kb, request, q, defaulted, self.model(model) if model is not None else None
 
     def _rag_native_call(self, kb: KnowledgeBase, deployed: Any, request: Request, q: RetrievalQuery) -> Any:
-        from .retry import call_with_retry  # noqa: PLC0415
 
         with self._deadline(kb.provider):
             return call_with_retry(
@@ -54,7 +54,6 @@ class RagCalls(KnowledgeCalls):
             )
 
     async def _arag_native_call(self, kb: KnowledgeBase, deployed: Any, request: Request, q: RetrievalQuery) -> Any:
-        from .retry import call_with_retry_async  # noqa: PLC0415
 
         async def attempt() -> Response | None:
             awaitable = self._hook.genai_retrieve_and_generate_async(
@@ -77,8 +76,6 @@ class RagCalls(KnowledgeCalls):
     @staticmethod
     def _rag_model(kb: KnowledgeBase, model: Any) -> Any:
         if model is None:
-            from .errors import ValidationError  # noqa: PLC0415
-
             raise ValidationError(
                 f"knowledge base {kb.ref} cannot answer by itself: give a chat model, e.g. model='openai:gpt-4o-mini'"
             )

@@ -7,14 +7,16 @@ the model as a tool error message (``is_error``), never raised through: the mode
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
 from ._log import get_logger
 from .errors import ValidationError
-from .functions import prepare_arguments, result_text
 from .model import Message, Request, Response, Role, ToolCall
+from .model.functions import prepare_arguments
 
 _log = get_logger(__name__)
 
@@ -118,3 +120,23 @@ def aggregate(responses: Sequence[Response]) -> Response:
         total_tokens=_sum([r.total_tokens for r in responses]),
         duration_ms=sum(durations) if durations else None,
     )
+
+
+def result_text(value: Any) -> str:
+    """A tool's return value as the text sent back to the model (strings as they are, else JSON)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    import attrs  # noqa: PLC0415
+
+    if attrs.has(type(value)):
+        from .serialization import unstructure  # noqa: PLC0415 - the converter loads on first use
+
+        return unstructure(value)
+    return str(value)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from genai_commons import Function, Request, ValidationError
-from genai_commons.functions import prepare_arguments
+from genai_commons.model.functions import prepare_arguments
 from genai_commons.serialization import from_json, to_json
 
 

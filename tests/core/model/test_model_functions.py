@@ -1,4 +1,4 @@
-"""``genai_commons.functions``: JSON schema from a callable, validated arguments, result text."""
+"""``genai_commons.model.functions`` and ``toolloop.result_text``: a schema from a callable, arguments, result text."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pydantic
 import pytest
 
 from genai_commons.errors import ValidationError
-from genai_commons.functions import describe_callable, prepare_arguments, result_text
 from genai_commons.model import Metadata
+from genai_commons.model.functions import describe_callable, prepare_arguments
+from genai_commons.toolloop import result_text
 
 
 def forecast(city: str, days: list[int], unit: Literal["c", "f"] = "c", note: str | None = None) -> str:

@@ -8,7 +8,8 @@ one embedding call (one usage record); a sync host runs the batches on its embed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ValidationError
 from ..model.embeddings import EmbeddingsOptions, EmbeddingsResponse
@@ -16,11 +17,27 @@ from ..model.enums import EmbeddingPurpose
 from ..model.knowledge import Chunk, ChunkCollection, FloatArray
 
 if TYPE_CHECKING:
-    from ..config import KnowledgeSettings
-    from ..host import Host
+    from ..config import Config, KnowledgeSettings
     from ..model import DeployedModel
 
 _DOCUMENTS = EmbeddingsOptions(purpose=EmbeddingPurpose.DOCUMENT)
+
+
+class Embedder(Protocol):
+    """What embedding chunks needs of the host (the host is one; this module does not import it)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    def embed(
+        self, model: DeployedModel, inputs: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse: ...
+
+    async def aembed(
+        self, model: DeployedModel, inputs: ChunkCollection, options: EmbeddingsOptions
+    ) -> EmbeddingsResponse: ...
+
+    def embedding_pool(self) -> Executor: ...
 
 
 def batch_size(model: DeployedModel, settings: KnowledgeSettings) -> int:
@@ -54,7 +71,7 @@ def _merge(
     return ChunkCollection(chunks=out)
 
 
-def embed_missing(host: Host, model: DeployedModel, chunks: ChunkCollection) -> tuple[ChunkCollection, int | None]:
+def embed_missing(host: Embedder, model: DeployedModel, chunks: ChunkCollection) -> tuple[ChunkCollection, int | None]:
     """``chunks`` with a vector on every chunk (those without one are embedded with ``model``),
     and the tokens the embedding calls reported."""
     missing = _missing(chunks)
@@ -74,7 +91,7 @@ def embed_missing(host: Host, model: DeployedModel, chunks: ChunkCollection) -> 
 
 
 async def aembed_missing(
-    host: Host, model: DeployedModel, chunks: ChunkCollection
+    host: Embedder, model: DeployedModel, chunks: ChunkCollection
 ) -> tuple[ChunkCollection, int | None]:
     """:func:`embed_missing`, async: at most ``embed_concurrency`` calls in flight."""
     import asyncio  # noqa: PLC0415

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -22,9 +22,8 @@ from ..model.enums import Role, SourceType
 from ..model.tools import Function
 
 if TYPE_CHECKING:
-    from ..host import Host
     from ..model import KnowledgeBase, KnowledgeBaseChunk
-    from ..model.retrieval import Filter
+    from ..model.retrieval import Filter, RetrievalQuery, RetrievalResult
 
 #: Metadata key whose value is the reference's link.
 SOURCE_URL_KEY = "sourceUrl"
@@ -127,8 +126,16 @@ def with_references(response: Response, chunks: Sequence[KnowledgeBaseChunk]) ->
     return attrs.evolve(response, references=(*response.references, *references_for(chunks, response.text)))
 
 
+class Searcher(Protocol):
+    """What a knowledge-base tool needs of the host (the host is one; this module does not import it)."""
+
+    def knowledge_base(self, ref: KnowledgeBase | str) -> KnowledgeBase: ...
+
+    def retrieve(self, knowledge_base: KnowledgeBase | str, query: RetrievalQuery) -> RetrievalResult: ...
+
+
 def knowledge_base_tool(
-    host: Host,
+    host: Searcher,
     knowledge_base: KnowledgeBase | str,
     *,
     k: int = 5,

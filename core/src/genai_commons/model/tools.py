@@ -94,8 +94,8 @@ class Function(Tool):
     def from_callable(
         cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
     ) -> Function:
-        """A function tool from a Python callable; see :func:`genai_commons.functions.describe_callable`."""
-        from ..functions import describe_callable  # noqa: PLC0415 - pydantic is loaded on first use
+        """A function tool from a Python callable; see :func:`genai_commons.model.functions.describe_callable`."""
+        from .functions import describe_callable  # noqa: PLC0415 - pydantic is loaded on first use
 
         described = describe_callable(fn)
         return cls(

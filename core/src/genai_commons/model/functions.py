@@ -3,21 +3,21 @@
 pydantic builds the schema from the type hints and validates (and coerces) the model's arguments
 before the call, the same way the OpenAI SDK, LangChain and llm do; docstring-parser takes the
 description and the per-parameter documentation from the docstring (Google, NumPy, reST styles).
-Both load on first use, not at import time.
+Both load on first use, not at import time. What a tool returns becomes text in the host's tool
+loop (:func:`genai_commons.toolloop.result_text`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
 from attrs import frozen
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 _MODELS: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
 _SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -101,23 +101,3 @@ def prepare_arguments(fn: Callable[..., Any], arguments: Mapping[str, Any]) -> d
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
         raise ValidationError(f"invalid arguments: {problems}") from None
     return {name: getattr(validated, name) for name in model.model_fields}
-
-
-def result_text(value: Any) -> str:
-    """A tool's return value as the text sent back to the model (strings as they are, else JSON)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=_json_default, ensure_ascii=False)
-
-
-def _json_default(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    import attrs  # noqa: PLC0415
-
-    if attrs.has(type(value)):
-        from .serialization import unstructure  # noqa: PLC0415
-
-        return unstructure(value)
-    return str(value)
