@@ -152,9 +152,10 @@ def test_tool_choice_variants(openai_host, service: FakeOpenAI) -> None:
         body = service.calls[-1].body
         assert body.get("tool_choice") == wire
         assert [t["function"]["name"] for t in body["tools"]] == ["add", "multiply"]
+    before = len(service.calls)
     host.chat("openai:gpt-4o-mini", base.with_tool_choice("tool", "multiply"))
-    assert service.calls[-1].body["tool_choice"] == {"type": "function", "function": {"name": "multiply"}}
-    tool = service.calls[-1].body["tools"][0]
+    assert service.calls[before].body["tool_choice"] == {"type": "function", "function": {"name": "multiply"}}
+    tool = service.calls[before].body["tools"][0]
     assert tool["type"] == "function"
     assert tool["function"]["description"] == "Add two numbers."
     assert tool["function"]["parameters"]["required"] == ["a", "b"]
@@ -277,3 +278,20 @@ def test_answers_mapped_from_the_wire() -> None:
     )
     assert calls.tool_calls == (ToolCall(id="a", name="f"), ToolCall(id="b", name="g", arguments='{"x": 1}'))
     assert calls.text == "" and calls.stop_reason is StopReason.TOOL_USE
+
+
+@pytest.mark.parametrize("choice", [("any", None), ("tool", "add")])
+def test_a_forced_tool_choice_holds_for_the_first_step_only(
+    openai_host, service: FakeOpenAI, choice: tuple[str, str | None]
+) -> None:
+    # Forced on every step, a model that must call a tool never answers (OpenAI's "required").
+    host = openai_host()
+    service.script([("add", {"a": 2, "b": 3})], "five")
+    request = Request.from_prompt("2+3?").with_function(add).with_tool_choice(*choice)
+    assert host.chat("openai:gpt-4o-mini", request).text == "five"
+    first, second = (call.body.get("tool_choice") for call in service.calls)
+    assert first in ("required", {"type": "function", "function": {"name": "add"}})
+    assert second is None, "the second step lets the model answer"
+    service.script([("add", {"a": 1, "b": 1})], "two")
+    assert asyncio.run(host.achat("openai:gpt-4o-mini", request)).text == "two"
+    assert service.calls[-1].body.get("tool_choice") is None

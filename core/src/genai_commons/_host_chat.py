@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from . import deadlines
 from ._host_base import HostBase, ModelRef
 from .capabilities import check_chat
+from .declarations import check_formats
 from .errors import ToolLoopError, ValidationError
 from .model.enums import Capability
 from .retry import call_with_retry, call_with_retry_async
@@ -70,13 +71,13 @@ class ChatCalls(HostBase):
             responses.append(self._timed(response, started))
             if not (run_tools and response.message.tool_calls):
                 break
-            from .toolloop import run_calls, runnable_calls  # noqa: PLC0415 - only once the model calls tools
+            from .toolloop import next_step, run_calls, runnable_calls  # noqa: PLC0415 - only once the model calls tools
 
             if not runnable_calls(current, response):
                 break
             if len(responses) >= limit:
                 raise self._loop_limit(deployed, responses)
-            current = current.with_messages(*run_calls(current, response))
+            current = next_step(current, run_calls(current, response))
         final = responses[0] if len(responses) == 1 else _aggregate(responses)
         self._record_response(deployed, "chat", final, len(responses))
         return final
@@ -91,7 +92,7 @@ class ChatCalls(HostBase):
         max_steps: int | None = None,
     ) -> Response:
         """:meth:`chat`, async; coroutine tool functions run concurrently."""
-        from .toolloop import aggregate, run_calls_async, runnable_calls  # noqa: PLC0415
+        from .toolloop import aggregate, next_step, run_calls_async, runnable_calls  # noqa: PLC0415
 
         deployed, current = self._chat_input(model, request, files, stream=False)
         if _has_files(current):
@@ -110,7 +111,7 @@ class ChatCalls(HostBase):
                 break
             if len(responses) >= limit:
                 raise self._loop_limit(deployed, responses)
-            current = current.with_messages(*await run_calls_async(current, response))
+            current = next_step(current, await run_calls_async(current, response))
         final = aggregate(responses)
         self._record_response(deployed, "chat", final, len(responses))
         return final
@@ -118,12 +119,18 @@ class ChatCalls(HostBase):
     def _fetch(self, request: Request, model: DeployedModel) -> Request:
         from .fetch import fetch_urls  # noqa: PLC0415 - only for requests with files
 
-        return fetch_urls(request, model, self.config.files)
+        fetched = fetch_urls(request, model, self.config.files)
+        if fetched is not request:  # downloaded files now have a format to check
+            check_formats(model, fetched)
+        return fetched
 
     async def _afetch(self, request: Request, model: DeployedModel) -> Request:
         from .fetch import afetch_urls  # noqa: PLC0415
 
-        return await afetch_urls(request, model, self.config.files)
+        fetched = await afetch_urls(request, model, self.config.files)
+        if fetched is not request:  # downloaded files now have a format to check
+            check_formats(model, fetched)
+        return fetched
 
     def _loop_limit(self, model: DeployedModel, responses: list[Response]) -> ToolLoopError:
         return ToolLoopError(

@@ -15,7 +15,7 @@ import attrs
 
 from ._log import get_logger
 from .errors import ValidationError
-from .model import Message, Request, Response, Role, ToolCall
+from .model import Message, Request, Response, Role, ToolCall, ToolChoice
 from .model.functions import prepare_arguments
 
 _log = get_logger(__name__)
@@ -72,6 +72,17 @@ def run_calls(request: Request, response: Response) -> list[Message]:
         except Exception as exc:
             messages.append(_failed(call, exc))
     return messages
+
+
+def next_step(request: Request, messages: Sequence[Message]) -> Request:
+    """The request of the loop's next step: ``messages`` (the model's calls and their results)
+    appended, and a forced tool choice (``any`` or a named tool) back to ``auto``. The model was
+    made to call a tool once; forced again, it would call tools until ``max_steps`` (as the OpenAI
+    API does with ``tool_choice="required"``) and never answer."""
+    following = request.with_messages(*messages)
+    if following.tool_choice is ToolChoice.AUTO:
+        return following
+    return attrs.evolve(following, tool_choice=ToolChoice.AUTO, tool_choice_name=None)
 
 
 async def _await(value: object) -> object:

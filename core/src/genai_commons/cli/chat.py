@@ -52,14 +52,14 @@ def summary(response: Response) -> str:
 
 def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Response:
     """Stream the answer; when the model calls tools, run them and stream the next round."""
-    from ..toolloop import run_calls, runnable_calls  # noqa: PLC0415
+    from ..toolloop import next_step, run_calls, runnable_calls  # noqa: PLC0415
 
     steps = state.host.config.tools.max_steps
     for _ in range(steps):
         response = _stream_once(state, model, request, as_json)
         if not runnable_calls(request, response):
             return response
-        request = request.with_messages(*run_calls(request, response))
+        request = next_step(request, run_calls(request, response))
     from ..errors import ToolLoopError  # noqa: PLC0415
 
     raise ToolLoopError(
