@@ -67,7 +67,7 @@ def test_unknown_keys_are_refused_naming_the_file_and_what_is_read(tmp_path: Pat
         ({"retries": 2.5}, "[providers.parrot] retries must be a whole number, got 2.5"),
         ({"retries": True}, "[providers.parrot] retries must be a whole number, got True"),
         ({"stream": "false"}, "[providers.parrot] stream must be true or false, got 'false'"),
-        ({"api_key": 12}, "[providers.parrot] api_key must be a string, got 12"),
+        ({"api_key": 12}, "[providers.parrot] api_key must be a string (the value is a secret, not shown here)"),
         ({"voices": "a,b"}, "[providers.parrot] voices must be a list of strings, got 'a,b'"),
         ({"models": ["m"]}, "[providers.parrot] models must be a table, got ['m']"),
     ],

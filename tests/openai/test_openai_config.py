@@ -90,7 +90,7 @@ def test_secrets_never_show(tmp_path: Path, server: FakeOpenAIServer, caplog: py
 
 def test_unknown_or_wrong_settings_fail_at_registration(tmp_path: Path) -> None:
     for table, message in (
-        ({"api_kye": "x"}, "unknown keys api_kye"),
+        ({"api_kye": "x"}, "unknown key 'api_kye'"),
         ({"timeout": "soon"}, "timeout must be a number"),
         ({"max_connections": 0}, "max_connections"),
         ({"base_url": "localhost:8080"}, "http"),
@@ -98,7 +98,7 @@ def test_unknown_or_wrong_settings_fail_at_registration(tmp_path: Path) -> None:
         ({"models": {"x": {"vision": "yes"}}}, "vision must be true or false"),
         ({"models": {"x": {"colour": "blue"}}}, "unknown keys colour"),
         ({"models": {"x": {"output": "audio"}}}, "output must be one of"),
-        ({"models": ["x"]}, "table of tables"),
+        ({"models": ["x"]}, "models must be a table"),
     ):
         config = Config.defaults(tmp_path, providers={"openai": table})
         with Host(config, load_entry_points=False) as host, pytest.raises(ConfigurationError, match=message):

@@ -87,12 +87,12 @@ def test_amazon_endpoints_select_sigv4_and_serverless() -> None:
         ({"aws_service": "s3"}, "aws_service must be"),
         ({"engine": "nmslib"}, "engine must be one of"),
         ({"refresh": "sometimes"}, "refresh must be"),
-        ({"timeout": 0}, "timeout must be positive"),
+        ({"timeout": 0}, "timeout must be a positive number"),
         ({"bulk_batch_size": 0}, "bulk_batch_size must be a whole number"),
         ({"bulk_retries": "3"}, "bulk_retries must be a whole number"),
         ({"hnsw_m": True}, "hnsw_m must be a whole number"),
         ({"number_of_shards": 0}, "number_of_shards must be a whole number"),
-        ({"verify_certs": "maybe"}, "not a boolean"),
+        ({"verify_certs": "maybe"}, "verify_certs must be true or false"),
     ],
 )
 def test_bad_settings_are_configuration_errors(values: dict[str, Any], message: str) -> None:

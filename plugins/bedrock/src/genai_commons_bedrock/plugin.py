@@ -12,6 +12,8 @@ import attrs
 
 from genai_commons import ConfigurationError, GenAIError, Provider, SearchType
 
+from .settings import BedrockSettings
+
 if TYPE_CHECKING:
     from genai_commons import (
         Agent,
@@ -38,11 +40,11 @@ if TYPE_CHECKING:
     from .concurrency import WorkerPool
     from .ingestion import DataSource, IngestionJob, Progress
     from .invoke import InvokeModelResult
-    from .settings import BedrockSettings
 
 # The capability modules load on first use, not when the host imports the plugin at start-up
-# (import time is benchmarked): ``from . import chat`` inside each method. So do the settings (at
-# ``configure``), the clients with the credential chain and the worker pool (at the first call).
+# (import time is benchmarked): ``from . import chat`` inside each method. So do the clients with
+# the credential chain and the worker pool (at the first call). The settings class is small (attrs
+# and the core only) and the host checks the table against it before ``configure``.
 
 RUNTIME = "bedrock-runtime"
 CONTROL = "bedrock"
@@ -70,6 +72,7 @@ class BedrockProvider(Provider):
     )
     #: Knowledge bases search by vector (SEMANTIC) or hybrid (HYBRID); see :mod:`.knowledge`.
     search_types = frozenset({SearchType.VECTOR, SearchType.HYBRID})
+    settings_class = BedrockSettings
 
     def __init__(self, session: Any = None) -> None:
         super().__init__()
@@ -83,10 +86,10 @@ class BedrockProvider(Provider):
         self._knowledge_bases: dict[str, KnowledgeBase] = {}
 
     def configure(self, settings: ProviderSettings) -> None:
-        from .settings import BedrockSettings  # noqa: PLC0415
-
+        # Checked by the host already when it passes its own table; checked here when called directly.
+        fresh = settings is self.settings and isinstance(self.typed_settings, BedrockSettings)
+        configured = self.typed_settings if fresh else BedrockSettings.from_provider_settings(settings)
         self.close()
-        configured = BedrockSettings.from_provider_settings(settings)
         with self._lock:
             self._settings, self._clients, self._workers = configured, None, None
         self._models = None
@@ -97,8 +100,6 @@ class BedrockProvider(Provider):
         """The plugin's settings (the defaults until :meth:`configure`)."""
         settings = self._settings
         if settings is None:
-            from .settings import BedrockSettings  # noqa: PLC0415
-
             with self._lock:
                 if self._settings is None:
                     self._settings = BedrockSettings()

@@ -1,4 +1,5 @@
-"""The plugin's settings: ``[providers.bedrock]`` in the configuration file, read once in ``configure``.
+"""The plugin's settings: ``[providers.bedrock]`` in the configuration file, as a typed class the
+host checks before ``configure`` (an unknown key or a wrong type is refused naming the file and key).
 
 Nothing here needs credentials or the network: credentials are resolved by boto3 on the first call.
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from attrs import field, frozen
+from attrs import frozen
 
-from genai_commons import ConfigurationError
+from genai_commons import Secret
+from genai_commons.typed_settings import at_least, http_url, one_of, positive, setting, within
 
 if TYPE_CHECKING:
-    from genai_commons import ProviderSettings, Secret
+    from genai_commons import ProviderSettings
 
 #: The services the plugin talks to, with the key of their endpoint setting and the standard
 #: variable boto3 reads (``AWS_ENDPOINT_URL_`` + the service id in upper snake case).
@@ -50,107 +52,25 @@ class ModelEntry:
     like: str | None = None
 
 
-@frozen(kw_only=True)
-class BedrockSettings:
-    """Everything ``[providers.bedrock]`` can hold; see ``docs/bedrock.md``."""
-
-    region: str | None = None
-    profile: str | None = None
-    role_arn: str | None = None
-    role_session_name: str = "genai-commons"
-    external_id: Secret | None = field(default=None, repr=False)
-    role_duration_seconds: int | None = None
-    access_key_id: Secret | None = field(default=None, repr=False)
-    secret_access_key: Secret | None = field(default=None, repr=False)
-    session_token: Secret | None = field(default=None, repr=False)
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0
-    #: Calls one embedding request may run at once (Titan takes one text a call).
-    max_concurrency: int = 16
-    #: Service name -> endpoint URL, for the services given one in the file or the environment.
-    endpoint_urls: Mapping[str, str] = field(factory=dict)
-    #: Whether ``genai models`` asks ListFoundationModels (else: the configured or built-in list).
-    list_models: bool = True
-    #: ListFoundationModels parameters (``byProvider`` …) from the ``by_*`` settings.
-    model_filters: Mapping[str, str] = field(factory=dict)
-    models: tuple[ModelEntry, ...] = ()
-    #: The agent alias invoked when an agent reference names none (the working draft's test alias).
-    agent_alias_id: str = "TSTALIASID"
-    #: How long a sync waits for its ingestion jobs, and how often it asks how they stand (seconds).
-    ingestion_timeout: float = 3600.0
-    ingestion_poll_interval: float = 5.0
-
-    @classmethod
-    def from_provider_settings(cls, settings: ProviderSettings) -> BedrockSettings:
-        name = f"[providers.{settings.name}]"
-        timeouts = {
-            key: _positive(settings.get_float(key), f"{name} {key}")
-            for key in ("connect_timeout", "read_timeout", "ingestion_timeout", "ingestion_poll_interval")
-        }
-        concurrency = settings.get("max_concurrency", default=16)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256:
-            raise ConfigurationError(f"{name} max_concurrency must be a whole number from 1 to 256")
-        duration = settings.get("role_duration_seconds")
-        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int) or duration < 900):
-            raise ConfigurationError(f"{name} role_duration_seconds must be a whole number of at least 900")
-        endpoints = {}
-        for service, (key, env) in ENDPOINT_SETTINGS.items():
-            url = settings.get_str(key, env=env)
-            if url:
-                if not url.startswith(("http://", "https://")):
-                    raise ConfigurationError(f"{name} {key} (or {env}) must be an http(s) URL, got {url!r}")
-                endpoints[service] = url
-        filters = {}
-        for key, (parameter, allowed) in MODEL_FILTERS.items():
-            value = settings.get_str(key)
-            if value:
-                if allowed is not None and value.upper() not in allowed:
-                    raise ConfigurationError(f"{name} {key} must be one of {', '.join(sorted(allowed))}")
-                filters[parameter] = value.upper() if allowed is not None else value
-        access_key = settings.get_secret("access_key_id")
-        secret_key = settings.get_secret("secret_access_key")
-        if (access_key is None) != (secret_key is None):
-            raise ConfigurationError(f"{name} needs both access_key_id and secret_access_key, or neither")
-        return cls(
-            # AWS_REGION is the standard variable of the AWS SDKs, but botocore reads only
-            # AWS_DEFAULT_REGION (and the profile's region) on its own.
-            region=settings.get_str("region") or settings.environ.get("AWS_REGION") or None,
-            profile=settings.get_str("profile"),
-            role_arn=settings.get_str("role_arn"),
-            role_session_name=settings.get_str("role_session_name", default="genai-commons") or "genai-commons",
-            external_id=settings.get_secret("external_id"),
-            role_duration_seconds=duration,
-            access_key_id=access_key,
-            secret_access_key=secret_key,
-            session_token=settings.get_secret("session_token"),
-            connect_timeout=timeouts["connect_timeout"] or 10.0,
-            read_timeout=timeouts["read_timeout"] or 300.0,
-            max_concurrency=concurrency,
-            endpoint_urls=endpoints,
-            list_models=settings.get_bool("list_models", default=True),
-            model_filters=filters,
-            models=_models(settings.get("models", default=()), name),
-            agent_alias_id=_alias(settings.get_str("agent_alias_id"), name),
-            ingestion_timeout=timeouts["ingestion_timeout"] or 3600.0,
-            ingestion_poll_interval=timeouts["ingestion_poll_interval"] or 5.0,
-        )
+def _text(value: str | None) -> str | None:
+    """None for an empty string: the key is as good as not set."""
+    return value or None
 
 
-def _positive(value: float | None, what: str) -> float | None:
-    if value is not None and value <= 0:
-        raise ConfigurationError(f"{what} must be a positive number of seconds")
-    return value
+def _upper(value: str | None) -> str | None:
+    return value.upper() if value else None
 
 
-def _alias(value: str | None, name: str) -> str:
-    if value is None:
-        return "TSTALIASID"
+def _session_name(value: str) -> str:
+    return value or "genai-commons"
+
+
+def _alias(_instance: Any, attribute: Any, value: str) -> None:
     if not value.isalnum() or len(value) > 10:
-        raise ConfigurationError(f"{name} agent_alias_id must be an agent alias id (up to 10 letters and digits)")
-    return value
+        raise ValueError(f"{attribute.name} must be an agent alias id (up to 10 letters and digits), got {value!r}")
 
 
-def _models(value: Any, name: str) -> tuple[ModelEntry, ...]:
+def _models(value: Any) -> tuple[ModelEntry, ...]:
     """``models = ["id", ...]`` or ``[providers.bedrock.models."id"]`` tables with
     ``display_name`` and ``like``."""
     if isinstance(value, str):
@@ -159,11 +79,88 @@ def _models(value: Any, name: str) -> tuple[ModelEntry, ...]:
         entries = []
         for model_id, table in value.items():
             if not isinstance(table, Mapping) or set(table) - {"display_name", "like"}:
-                raise ConfigurationError(f'{name} models."{model_id}" may hold only display_name and like')
+                raise ValueError(f'models."{model_id}" may hold only display_name and like')
             entries.append(
                 ModelEntry(model_id=model_id, display_name=table.get("display_name"), like=table.get("like"))
             )
         return tuple(entries)
+    if isinstance(value, list | tuple) and all(isinstance(v, ModelEntry) for v in value):
+        return tuple(value)
     if isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value):
         return tuple(ModelEntry(model_id=v) for v in value)
-    raise ConfigurationError(f"{name} models must be a list of model ids or a table of model tables")
+    raise ValueError("models must be a list of model ids or a table of model tables")
+
+
+@frozen(kw_only=True)
+class BedrockSettings:
+    """Everything ``[providers.bedrock]`` can hold, checked by the host as a typed class
+    (:mod:`genai_commons.typed_settings`); see ``docs/bedrock.md``."""
+
+    # AWS_REGION is the standard variable of the AWS SDKs, but botocore reads only
+    # AWS_DEFAULT_REGION (and the profile's region) on its own; the file's region wins over it.
+    region: str | None = setting(default=None, fallback_env="AWS_REGION", converter=_text)
+    profile: str | None = setting(default=None, converter=_text)
+    role_arn: str | None = setting(default=None, converter=_text)
+    role_session_name: str = setting(default="genai-commons", converter=_session_name)
+    external_id: Secret | None = setting(default=None, repr=False)
+    role_duration_seconds: int | None = setting(default=None, validator=at_least(900))
+    access_key_id: Secret | None = setting(default=None, repr=False)
+    secret_access_key: Secret | None = setting(default=None, repr=False)
+    session_token: Secret | None = setting(default=None, repr=False)
+    connect_timeout: float = setting(default=10.0, validator=positive())
+    read_timeout: float = setting(default=300.0, validator=positive())
+    #: Calls one embedding request may run at once (Titan takes one text a call).
+    max_concurrency: int = setting(default=16, validator=within(1, 256))
+    #: Endpoint URLs of the four services (see :data:`ENDPOINT_SETTINGS`); the standard variables win.
+    runtime_endpoint_url: str | None = setting(
+        default=None, env="AWS_ENDPOINT_URL_BEDROCK_RUNTIME", converter=_text, validator=http_url
+    )
+    endpoint_url: str | None = setting(
+        default=None, env="AWS_ENDPOINT_URL_BEDROCK", converter=_text, validator=http_url
+    )
+    agent_runtime_endpoint_url: str | None = setting(
+        default=None, env="AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", converter=_text, validator=http_url
+    )
+    agent_endpoint_url: str | None = setting(
+        default=None, env="AWS_ENDPOINT_URL_BEDROCK_AGENT", converter=_text, validator=http_url
+    )
+    #: Whether ``genai models`` asks ListFoundationModels (else: the configured or built-in list).
+    list_models: bool = True
+    #: ListFoundationModels filters (see :data:`MODEL_FILTERS`).
+    by_provider: str | None = setting(default=None, converter=_text)
+    by_customization_type: str | None = setting(
+        default=None, converter=_upper, validator=one_of(MODEL_FILTERS["by_customization_type"][1] or ())
+    )
+    by_output_modality: str | None = setting(
+        default=None, converter=_upper, validator=one_of(MODEL_FILTERS["by_output_modality"][1] or ())
+    )
+    by_inference_type: str | None = setting(
+        default=None, converter=_upper, validator=one_of(MODEL_FILTERS["by_inference_type"][1] or ())
+    )
+    models: tuple[ModelEntry, ...] = setting(default=(), converter=_models)
+    #: The agent alias invoked when an agent reference names none (the working draft's test alias).
+    agent_alias_id: str = setting(default="TSTALIASID", validator=_alias)
+    #: How long a sync waits for its ingestion jobs, and how often it asks how they stand (seconds).
+    ingestion_timeout: float = setting(default=3600.0, validator=positive())
+    ingestion_poll_interval: float = setting(default=5.0, validator=positive())
+
+    def __attrs_post_init__(self) -> None:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("needs both access_key_id and secret_access_key, or neither")
+
+    @property
+    def endpoint_urls(self) -> Mapping[str, str]:
+        """Service name -> endpoint URL, for the services given one in the file or the environment."""
+        urls = {service: getattr(self, key) for service, (key, _env) in ENDPOINT_SETTINGS.items()}
+        return {service: url for service, url in urls.items() if url}
+
+    @property
+    def model_filters(self) -> Mapping[str, str]:
+        """ListFoundationModels parameters (``byProvider`` …) from the ``by_*`` settings."""
+        values = {parameter: getattr(self, key) for key, (parameter, _allowed) in MODEL_FILTERS.items()}
+        return {parameter: value for parameter, value in values.items() if value}
+
+    @classmethod
+    def from_provider_settings(cls, settings: ProviderSettings) -> BedrockSettings:
+        """The table checked and typed (what the host does before ``configure``)."""
+        return settings.typed(cls)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from genai_commons import KnowledgeBase, Provider, SearchType
 
+from .settings import LocalTable
+
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
@@ -56,6 +58,7 @@ class LocalProvider(Provider):
     description = "Embedded knowledge-base store (SQLite, exact and HNSW search) and local embeddings."
     #: Vector search, keyword search (SQLite FTS5, BM25) and both fused.
     search_types = frozenset(SearchType)
+    settings_class = LocalTable
 
     def __init__(self, settings: LocalSettings | None = None, *, models: SentenceModels | None = None) -> None:
         """:param settings: instead of ``[providers.local]`` (a host's configuration then wins).
@@ -73,8 +76,11 @@ class LocalProvider(Provider):
         from .settings import LocalSettings  # noqa: PLC0415
 
         if self.config is not None:
+            # Checked by the host already when it passes its own table; checked here when called directly.
+            fresh = settings is self.settings and isinstance(self.typed_settings, LocalTable)
+            table = self.typed_settings if fresh else settings.typed(LocalTable)
             self.close()
-            self._local = LocalSettings.read(settings, self.config.home)
+            self._local = LocalSettings.from_table(table, self.config.home)
 
     @property
     def local_settings(self) -> LocalSettings:

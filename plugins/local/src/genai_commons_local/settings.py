@@ -1,4 +1,5 @@
-"""The ``[providers.local]`` table, read once into a frozen class.
+"""The ``[providers.local]`` table: checked by the host as :class:`LocalTable` (an unknown key or a
+wrong type is refused naming the file and the key), then placed under the home as :class:`LocalSettings`.
 
 ::
 
@@ -32,7 +33,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from genai_commons import ConfigurationError, ProviderSettings
+from genai_commons import ProviderSettings
+from genai_commons.typed_settings import at_least, setting
 
 DEFAULT_DATABASE = "knowledge.db"
 
@@ -93,56 +95,36 @@ class LocalSettings:
         return self.model_cache if self.model_cache is not None else self.database.parent / "models"
 
     @classmethod
-    def read(cls, settings: ProviderSettings, home: Path) -> LocalSettings:
-        """The settings of ``[providers.local]``; relative paths are under ``home``."""
-        database = Path(settings.get_str("database", env="GENAI_LOCAL_DATABASE", default=DEFAULT_DATABASE) or "")
-        database = database.expanduser()
-        raw_index = settings.get_str("index", default=IndexKind.AUTO.value) or ""
-        try:
-            index = IndexKind(raw_index.lower())
-        except ValueError:
-            raise ConfigurationError(
-                f'[providers.local] index = {raw_index!r}: use "exact", "hnsw" or "auto"'
-            ) from None
+    def from_table(cls, table: LocalTable, home: Path) -> LocalSettings:
+        """The settings of a checked ``[providers.local]`` table; relative paths are under ``home``."""
         return cls(
-            database=database if database.is_absolute() else home / database,
-            index=index,
-            ann_threshold=_int(settings, "ann_threshold", 100_000, minimum=0),
-            hnsw_m=_int(settings, "hnsw_m", 32, minimum=4),
-            hnsw_ef_construction=_int(settings, "hnsw_ef_construction", 64, minimum=8),
-            hnsw_ef_search=_int(settings, "hnsw_ef_search", 128, minimum=8),
-            exact_filter_limit=_int(settings, "exact_filter_limit", 20_000, minimum=0),
-            busy_timeout=settings.get_float("busy_timeout", default=30.0) or 0.0,
-            batch_size=_int(settings, "batch_size", 64, minimum=1),
-            offline=settings.get_bool("offline", default=True),
-            device=settings.get_str("device", default="cpu") or "cpu",
-            runtime=_runtime(settings),
-            model_cache=_under(home, settings.get_str("model_cache", env="GENAI_LOCAL_MODEL_CACHE") or "models"),
-            threads=_int(settings, "threads", 0, minimum=0),
-            models=_model_table(settings.get("models", default={})),
+            database=_under(home, table.database),
+            index=table.index,
+            ann_threshold=table.ann_threshold,
+            hnsw_m=table.hnsw_m,
+            hnsw_ef_construction=table.hnsw_ef_construction,
+            hnsw_ef_search=table.hnsw_ef_search,
+            exact_filter_limit=table.exact_filter_limit,
+            busy_timeout=table.busy_timeout,
+            batch_size=table.batch_size,
+            offline=table.offline,
+            device=table.device or "cpu",
+            runtime=table.runtime or default_runtime(),
+            model_cache=_under(home, table.model_cache),
+            threads=table.threads,
+            models=table.models,
         )
 
-
-def _runtime(settings: ProviderSettings) -> Runtime:
-    raw = settings.get_str("runtime", env="GENAI_LOCAL_RUNTIME")
-    if raw is None:
-        return default_runtime()
-    try:
-        return Runtime(raw.lower())
-    except ValueError:
-        raise ConfigurationError(f'[providers.local] runtime = {raw!r}: use "onnx" or "torch"') from None
+    @classmethod
+    def read(cls, settings: ProviderSettings, home: Path) -> LocalSettings:
+        """The settings of ``[providers.local]``, checked (see :class:`LocalTable`); relative paths
+        are under ``home``."""
+        return cls.from_table(settings.typed(LocalTable), home)
 
 
-def _under(home: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _under(home: Path, path: Path) -> Path:
+    path = path.expanduser()
     return path if path.is_absolute() else home / path
-
-
-def _int(settings: ProviderSettings, key: str, default: int, *, minimum: int) -> int:
-    value = settings.get(key, default=default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"[providers.local] {key} must be a whole number of at least {minimum}, got {value!r}")
-    return value
 
 
 def _model_table(value: Any) -> dict[str, str]:
@@ -150,8 +132,32 @@ def _model_table(value: Any) -> dict[str, str]:
     if isinstance(value, list):
         value = {str(item): item for item in value}
     if not isinstance(value, Mapping) or not all(isinstance(v, str) and v for v in value.values()):
-        raise ConfigurationError(
-            "[providers.local] models is a table of model id = sentence-transformers name or path "
+        raise ValueError(
+            "models is a table of model id = sentence-transformers name or path "
             '(e.g. e5-small = "/opt/models/multilingual-e5-small"), or a list of names'
         )
     return {str(k): v for k, v in value.items()}
+
+
+@frozen(kw_only=True)
+class LocalTable:
+    """``[providers.local]`` as written, checked by the host as a typed class
+    (:mod:`genai_commons.typed_settings`): unknown keys and wrong types are refused naming the file
+    and the key. :meth:`LocalSettings.from_table` places its paths under the home."""
+
+    database: Path = setting(default=Path(DEFAULT_DATABASE), env="GENAI_LOCAL_DATABASE")
+    index: IndexKind = IndexKind.AUTO
+    ann_threshold: int = setting(default=100_000, validator=at_least(0))
+    hnsw_m: int = setting(default=32, validator=at_least(4))
+    hnsw_ef_construction: int = setting(default=64, validator=at_least(8))
+    hnsw_ef_search: int = setting(default=128, validator=at_least(8))
+    exact_filter_limit: int = setting(default=20_000, validator=at_least(0))
+    busy_timeout: float = setting(default=30.0, validator=at_least(0.0))
+    batch_size: int = setting(default=64, validator=at_least(1))
+    offline: bool = True
+    device: str = "cpu"
+    #: None: ONNX Runtime where it is installed, else torch.
+    runtime: Runtime | None = setting(default=None, env="GENAI_LOCAL_RUNTIME")
+    model_cache: Path = setting(default=Path("models"), env="GENAI_LOCAL_MODEL_CACHE")
+    threads: int = setting(default=0, validator=at_least(0))
+    models: dict[str, str] = setting(factory=dict, converter=_model_table)

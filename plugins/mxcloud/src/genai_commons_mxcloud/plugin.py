@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from genai_commons import MissingCredentialsError, Provider, hookimpl
 
+from .settings import MxCloudSettings
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from genai_commons import (
         ChatStreamEvent,
         ChunkCollection,
@@ -38,7 +42,6 @@ if TYPE_CHECKING:
     from .keys import ConnectionKey
     from .keystore import KeyStore
     from .quota import QuotaTracker
-    from .settings import MxCloudSettings
     from .transport import Transport
 
 __all__ = ["MxCloudProvider"]
@@ -58,12 +61,14 @@ class MxCloudProvider(Provider):
 
     name = "mxcloud"
     description = "Mendix Cloud GenAI resource packs: Claude chat, Cohere embeddings, knowledge bases."
+    settings_class = MxCloudSettings
 
     def __init__(self, transport: Any = None, async_transport: Any = None) -> None:
         super().__init__()
         self._transport_args = (transport, async_transport)
         self._http: Transport | None = None
         self._settings: MxCloudSettings | None = None
+        self._environ: Mapping[str, str] = {}
         self._catalog: Catalog | None = None
         self._quota: QuotaTracker | None = None
         self._lock = threading.RLock()  # the lazily made parts are made once, whichever thread asks first
@@ -71,11 +76,16 @@ class MxCloudProvider(Provider):
     # -- configuration -------------------------------------------------------------------------
 
     def configure(self, settings: ProviderSettings) -> None:
-        """Forget what was read from earlier settings; nothing is read now (no key is needed yet)."""
+        """Take the checked settings and forget what was made from earlier ones; no key is read now
+        (none is needed yet)."""
+        # Checked by the host already when it passes its own table; checked here when called directly.
+        fresh = settings is self.settings and isinstance(self.typed_settings, MxCloudSettings)
+        typed = self.typed_settings if fresh else settings.typed(MxCloudSettings)
         with self._lock:
             if self._http is not None:
                 self._http.close()
-            self._settings = self._catalog = self._quota = self._http = None
+            self._catalog = self._quota = self._http = None
+            self._settings, self._environ = typed, settings.environ
 
     @property
     def mx_settings(self) -> MxCloudSettings:
@@ -86,15 +96,18 @@ class MxCloudProvider(Provider):
         return self._settings
 
     def _read_settings(self) -> MxCloudSettings:
-        if self._settings is None:
+        if self._settings is None:  # used without a host: the environment alone
             from genai_commons import ProviderSettings  # noqa: PLC0415
-            from genai_commons.config import default_home  # noqa: PLC0415
 
-            from .settings import MxCloudSettings  # noqa: PLC0415
-
-            home = self.config.home if self.config is not None else default_home()
-            self._settings = MxCloudSettings.read(self.settings or ProviderSettings(name=self.name), home)
+            table = ProviderSettings(name=self.name)
+            self._settings, self._environ = table.typed(MxCloudSettings), table.environ
         return self._settings
+
+    def _home(self) -> Path:
+        """The genai home, under which relative paths of the settings lie."""
+        from genai_commons.config import default_home  # noqa: PLC0415
+
+        return self.config.home if self.config is not None else default_home()
 
     @property
     def http(self) -> Transport:
@@ -140,7 +153,7 @@ class MxCloudProvider(Provider):
         otherwise); None when ``key_store = ""`` turns it off."""
         from .keystore import KeyStore  # noqa: PLC0415
 
-        path = self.mx_settings.key_store
+        path = self.mx_settings.key_store_path(self._home())
         return KeyStore(path) if path is not None else None
 
     @property
@@ -156,14 +169,12 @@ class MxCloudProvider(Provider):
         if self._catalog is None:
             from .catalog import Catalog  # noqa: PLC0415
 
-            values = self.settings.values if self.settings is not None else {}
-            environ = self.settings.environ if self.settings is not None else {}
-            listed = values.get("keys") or []
+            settings = self.mx_settings
             self._catalog = Catalog(
                 store=self.key_store,
-                settings_keys=[listed] if isinstance(listed, str) else [str(k) for k in listed],
-                key_files=self.mx_settings.key_files,
-                environ=environ,
+                settings_keys=settings.keys,
+                key_files=settings.key_file_paths(self._home()),
+                environ=self._environ,
             )
         return self._catalog
 

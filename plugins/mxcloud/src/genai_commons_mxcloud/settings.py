@@ -1,4 +1,5 @@
-"""The plugin's settings: ``[providers.mxcloud]`` in the configuration file, environment winning.
+"""The plugin's settings: ``[providers.mxcloud]`` in the configuration file, environment winning,
+as a typed class the host checks (an unknown key or a wrong type is refused naming the file and key).
 
 =====================  ===============================  ===============================================
 setting                environment                      meaning
@@ -7,7 +8,9 @@ setting                environment                      meaning
                                                         directory unless absolute); by default
                                                         ``mxcloud-keys.json`` there; ``""``: none kept
 ``key_files``          ``GENAI_MXCLOUD_KEY_FILE``       file(s) holding one key each (base64 text)
+``keys``                                                key(s) themselves: a list, or one key
 (none)                 ``GENAI_MXCLOUD_KEY``            key(s) themselves, comma- or space-separated
+                                                        (read as well as ``keys``)
 ``timeout``                                             seconds to wait for an answer (300)
 ``connect_timeout``                                     seconds to wait for a connection (10)
 ``max_response_bytes``                                  the most bytes one answer may have (128 MiB);
@@ -25,81 +28,77 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from attrs import field, frozen
+from attrs import Attribute, field, frozen
 
-from genai_commons import ConfigurationError, ProviderSettings
+from genai_commons.typed_settings import at_least, positive, setting
 
 __all__ = ["DEFAULT_KEY_STORE", "MxCloudSettings"]
-
-
-def _positive(value: float, what: str) -> float:
-    if value <= 0:
-        raise ConfigurationError(f"[providers.mxcloud] {what} must be more than 0, got {value}")
-    return value
-
 
 _MAX_RESPONSE = 128 * 1024 * 1024
 #: The key store's file under the genai home when ``key_store`` is not set.
 DEFAULT_KEY_STORE = "mxcloud-keys.json"
 
 
-def _whole(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"[providers.mxcloud] {what} must be a whole number of at least 1, got {value!r}")
-    return value
+def _files(value: tuple[str, ...] | str) -> tuple[str, ...]:
+    """A list of paths, or one string of comma-separated paths."""
+    parts = value.split(",") if isinstance(value, str) else value
+    return tuple(part.strip() for part in parts if part.strip())
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    """A list of keys, or one key; checked without quoting what was given (it may be a key)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(key, str) for key in value):
+        raise ValueError(
+            "keys must be a list of connection keys (strings) or one key; not shown here: keys are secrets"
+        )
+    return tuple(value)
+
+
+def _quota(_instance: object, _attribute: Attribute[Any], value: Mapping[str, Any]) -> None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
+        raise ValueError(
+            "monthly_tokens maps key names to whole numbers of tokens, "
+            'e.g. my-claude = 5000000 or "my-kb/embeddings" = 1000000'
+        )
+
+
+def _share(_instance: object, _attribute: Attribute[Any], value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"quota_warning is a share between 0 and 1, got {value}")
+
+
+def _under(home: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else home / path
 
 
 @frozen(kw_only=True)
 class MxCloudSettings:
-    """The plugin's settings, checked; see the module docstring."""
+    """The plugin's settings, checked by the host as a typed class
+    (:mod:`genai_commons.typed_settings`); see the module docstring."""
 
-    key_store: Path | None = None
-    key_files: tuple[Path, ...] = ()
-    timeout: float = 300.0
-    connect_timeout: float = 10.0
-    max_response_bytes: int = _MAX_RESPONSE
-    concurrency: int = 8
-    filter_overfetch: int = 10
-    monthly_tokens: Mapping[str, int] = field(factory=dict)
-    quota_warning: float = 0.8
+    #: The key store's file (under the home unless absolute); ``""``: none kept.
+    key_store: str = setting(default=DEFAULT_KEY_STORE, env="GENAI_MXCLOUD_KEY_STORE")
+    key_files: tuple[str, ...] = setting(default=(), env="GENAI_MXCLOUD_KEY_FILE", converter=_files)
+    #: Connection keys written in the file (``GENAI_MXCLOUD_KEY`` is read with the others by the catalog).
+    keys: tuple[str, ...] = setting(default=(), converter=_keys, repr=False)
+    timeout: float = setting(default=300.0, validator=positive())
+    connect_timeout: float = setting(default=10.0, validator=positive())
+    max_response_bytes: int = setting(default=_MAX_RESPONSE, validator=at_least(1))
+    concurrency: int = setting(default=8, validator=at_least(1))
+    filter_overfetch: int = setting(default=10, validator=at_least(1))
+    monthly_tokens: Mapping[str, int] = field(factory=dict, validator=_quota)
+    quota_warning: float = setting(default=0.8, validator=_share)
     quota_hard_stop: bool = False
 
-    @classmethod
-    def read(cls, settings: ProviderSettings, home: Path) -> MxCloudSettings:
-        def path(value: str) -> Path:
-            candidate = Path(value).expanduser()
-            return candidate if candidate.is_absolute() else home / candidate
+    def key_store_path(self, home: Path) -> Path | None:
+        """The key store's file, relative paths under ``home``; None when turned off."""
+        return _under(home, self.key_store) if self.key_store else None
 
-        store = settings.get_str("key_store", env="GENAI_MXCLOUD_KEY_STORE", default=DEFAULT_KEY_STORE)
-        files_value = settings.get("key_files", env="GENAI_MXCLOUD_KEY_FILE", default=())
-        if isinstance(files_value, str):
-            files_value = [part for part in files_value.split(",") if part.strip()]
-        if not isinstance(files_value, list | tuple) or not all(isinstance(f, str) for f in files_value):
-            raise ConfigurationError("[providers.mxcloud] key_files must be a list of file paths")
-        quota = settings.get("monthly_tokens", default={})
-        if not isinstance(quota, Mapping) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in quota.values()
-        ):
-            raise ConfigurationError(
-                "[providers.mxcloud.monthly_tokens] maps key names to whole numbers of tokens, "
-                'e.g. my-claude = 5000000 or "my-kb/embeddings" = 1000000'
-            )
-        warning = settings.get_float("quota_warning", default=0.8)
-        assert warning is not None
-        if not 0 < warning <= 1:
-            raise ConfigurationError(f"[providers.mxcloud] quota_warning is a share between 0 and 1, got {warning}")
-        return cls(
-            key_store=path(store) if store else None,
-            key_files=tuple(path(f.strip()) for f in files_value),
-            timeout=_positive(settings.get_float("timeout", default=300.0) or 0, "timeout"),
-            connect_timeout=_positive(settings.get_float("connect_timeout", default=10.0) or 0, "connect_timeout"),
-            max_response_bytes=_whole(settings.get("max_response_bytes", default=_MAX_RESPONSE), "max_response_bytes"),
-            concurrency=int(_positive(settings.get_float("concurrency", default=8) or 0, "concurrency")),
-            filter_overfetch=int(
-                _positive(settings.get_float("filter_overfetch", default=10) or 0, "filter_overfetch")
-            ),
-            monthly_tokens={str(k): int(v) for k, v in quota.items()},
-            quota_warning=warning,
-            quota_hard_stop=settings.get_bool("quota_hard_stop", default=False),
-        )
+    def key_file_paths(self, home: Path) -> tuple[Path, ...]:
+        """The files of ``key_files``, relative paths under ``home``."""
+        return tuple(_under(home, name) for name in self.key_files)

@@ -10,12 +10,13 @@ loop and usage. The modules that build and read requests load with the first cal
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_commons import DeployedModel, Provider, ProviderSettings
 
 from .catalog import KNOWN, ModelSpec, listed_remotely, spec_for, specs_from_settings
 from .endpoint import Endpoint, azure_endpoint, openai_endpoint
+from .settings import AzureSettings, OpenAISettings
 
 if TYPE_CHECKING:
     import httpx
@@ -47,7 +48,7 @@ def _log() -> Any:
 class OpenAIProvider(Provider):
     """OpenAI's API, or any server that speaks it (Ollama, vLLM, llama.cpp server, LM Studio).
 
-    Settings (``[providers.openai]``; the environment variable wins): ``api_key``
+    Settings (``[providers.openai]``, :class:`.settings.OpenAISettings`; the environment variable wins): ``api_key``
     (``OPENAI_API_KEY``), ``base_url`` (``OPENAI_BASE_URL``), ``organization``
     (``OPENAI_ORG_ID``), ``project`` (``OPENAI_PROJECT_ID``), ``timeout``, ``connect_timeout``,
     ``max_connections``, ``max_keepalive_connections``, ``stream_usage``, ``embedding_encoding``,
@@ -60,6 +61,7 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     description = "OpenAI and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)"
+    settings_class: ClassVar[type | None] = OpenAISettings
     _section = "models"
 
     def __init__(
@@ -80,13 +82,17 @@ class OpenAIProvider(Provider):
 
     # -- configuration and discovery ----------------------------------------------------------
 
-    def _make_endpoint(self, settings: ProviderSettings) -> Endpoint:
-        return openai_endpoint(settings)
+    def _make_endpoint(self, typed: Any) -> Endpoint:
+        return openai_endpoint(typed, self.name)
 
     def configure(self, settings: ProviderSettings) -> None:
-        endpoint = self._make_endpoint(settings)
-        configured = specs_from_settings(self.name, self._section, settings.get(self._section), azure=endpoint.azure)
-        self._discover = not endpoint.azure and settings.get_bool("discover", default=True)
+        # Checked by the host already when it passes its own table; checked here when called directly.
+        fresh = settings is self.settings and self.typed_settings is not None
+        typed = self.typed_settings if fresh else settings.typed(self.settings_class or OpenAISettings)
+        self.typed_settings = typed
+        endpoint = self._make_endpoint(typed)
+        configured = specs_from_settings(self.name, self._section, getattr(typed, self._section), azure=endpoint.azure)
+        self._discover = not endpoint.azure and typed.discover
         self.endpoint, self._api = endpoint, None
         self.clients.configure(self._client_options)
         self._configured, self._specs, self._remote, self._urls = configured, {}, None, {}
@@ -231,7 +237,7 @@ class OpenAIProvider(Provider):
 class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI: the deployments of one resource, by ``api-key`` or Entra ID bearer token.
 
-    Settings (``[providers.azure]``; the environment variable wins): ``endpoint``
+    Settings (``[providers.azure]``, :class:`.settings.AzureSettings`; the environment variable wins): ``endpoint``
     (``AZURE_OPENAI_ENDPOINT``), ``api_key`` (``AZURE_OPENAI_API_KEY``), ``ad_token``
     (``AZURE_OPENAI_AD_TOKEN``), ``api_version`` (``OPENAI_API_VERSION``), the client settings of
     ``openai``, and ``[providers.azure.deployments.NAME]`` tables naming each deployment's model.
@@ -242,6 +248,7 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     name = "azure"
     description = "Azure OpenAI deployments (api-key or Entra ID)"
+    settings_class = AzureSettings
     _section = "deployments"
 
     def __init__(
@@ -254,8 +261,8 @@ class AzureOpenAIProvider(OpenAIProvider):
         super().__init__(transport, async_transport=async_transport)
         self._token_provider = token_provider
 
-    def _make_endpoint(self, settings: ProviderSettings) -> Endpoint:
-        return azure_endpoint(settings, self._token_provider)
+    def _make_endpoint(self, typed: Any) -> Endpoint:
+        return azure_endpoint(typed, self._token_provider, self.name)
 
     def models(self) -> Iterable[DeployedModel]:
         self.ready()

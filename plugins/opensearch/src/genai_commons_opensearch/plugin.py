@@ -49,6 +49,7 @@ class OpenSearchProvider(Provider):
     description = "Knowledge bases on OpenSearch: k-NN retrieval with metadata filters, bulk ingestion."
     #: k-NN, BM25 keyword search, and both fused in the client (see :mod:`.retrieval`).
     search_types = frozenset(SearchType)
+    settings_class = OpenSearchSettings
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,8 +60,11 @@ class OpenSearchProvider(Provider):
         self._chunks: ChunkStore | None = None
 
     def configure(self, settings: ProviderSettings) -> None:
+        # Checked by the host already when it passes its own table; checked here when called directly.
+        fresh = settings is self.settings and isinstance(self.typed_settings, OpenSearchSettings)
+        configured = self.typed_settings if fresh else OpenSearchSettings.from_provider_settings(settings)
         self.close()
-        self.opensearch_settings = OpenSearchSettings.from_provider_settings(settings)
+        self.opensearch_settings = configured
 
     def _parts(self) -> tuple[Indices, ChunkStore]:
         with self._lock:
