@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from security_canaries import CANARIES
 
+from genai_commons.testing.http import HTTPAnswer, HTTPRequest, LoopbackServer
 from genai_commons_bedrock.testing import Document, LocalBedrock, LocalBedrockServer
 from genai_commons_mxcloud.testing import FakeMxCloud, FakeMxCloudServer, make_key
 from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
@@ -61,65 +58,31 @@ OPENSEARCH_USER = "admin"
 FOREIGN_PREFIXES = ("AWS_", "OPENAI_", "AZURE_", "GENAI_")
 
 
-class EchoServer:
+class EchoServer(LoopbackServer):
     """Answers every request with ``status`` and a body that quotes the credentials it received
     (``Authorization``, ``api-key``, ``x-api-key``, Basic user and password), in the JSON shapes
     the OpenAI and Mendix Cloud clients read."""
 
     def __init__(self, status: int = 401) -> None:
+        super().__init__()
         self.status = status
         self.seen: list[str] = []
-        echo = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                quoted = [self.headers.get(name) for name in ("authorization", "api-key", "x-api-key")]
-                credentials = [value for value in quoted if value]
-                for value in list(credentials):
-                    if value.lower().startswith("basic "):
-                        credentials.append(base64.b64decode(value[6:]).decode("utf-8", "replace"))
-                said = "; ".join(credentials) or "none"
-                echo.seen.append(said)
-                body = json.dumps(
-                    {
-                        "error": {
-                            "message": f"Incorrect API key provided: {said}",
-                            "type": "invalid_request_error",
-                            "code": "invalid_api_key",
-                        },
-                        "message": f"The API key {said} is invalid.",
-                        "reason": f"authentication failed for {said}",
-                    }
-                ).encode()
-                self.send_response(echo.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> EchoServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def answer(self, request: HTTPRequest) -> HTTPAnswer:
+        quoted = [request.headers.get(name) for name in ("authorization", "api-key", "x-api-key")]
+        credentials = [value for value in quoted if value]
+        for value in list(credentials):
+            if value.lower().startswith("basic "):
+                credentials.append(base64.b64decode(value[6:]).decode("utf-8", "replace"))
+        said = "; ".join(credentials) or "none"
+        self.seen.append(said)
+        error = {"message": f"Incorrect API key provided: {said}", "type": "invalid_request_error"}
+        body = {
+            "error": {**error, "code": "invalid_api_key"},
+            "message": f"The API key {said} is invalid.",
+            "reason": f"authentication failed for {said}",
+        }
+        return HTTPAnswer.json(body, status=self.status)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The plugin-author kit: fake providers, a conformance suite and pytest fixtures.
+"""The plugin-author kit: fake providers, a conformance suite, pytest fixtures and a loopback
+HTTP server for fake services (:mod:`genai_commons.testing.http`).
 
 Nothing here is imported by :mod:`genai_commons` itself; import it from tests::
 
@@ -26,24 +27,33 @@ if TYPE_CHECKING:
         make_fake_provider_class,
         tool_call,
     )
+    from .http import HTTPAnswer, HTTPRequest, LoopbackServer, sse_event
 
 __all__ = [
     "FAILURE_KINDS",
     "FakeAsyncProvider",
     "FakeChatProvider",
     "FakeProvider",
+    "HTTPAnswer",
+    "HTTPRequest",
+    "LoopbackServer",
     "RecordedCall",
     "StreamFailure",
     "UsageRecorder",
     "default_models",
     "make_failure",
     "make_fake_provider_class",
+    "sse_event",
     "tool_call",
 ]
 
 _WHERE = {
     "FAILURE_KINDS": "failures",
     "make_failure": "failures",
+    "HTTPAnswer": "http",
+    "HTTPRequest": "http",
+    "LoopbackServer": "http",
+    "sse_event": "http",
 }
 
 
