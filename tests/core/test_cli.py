@@ -185,6 +185,11 @@ def test_models_of_one_provider_as_json(tmp_path: Path) -> None:
             "max_batch_size": None,
             "max_input_tokens": None,
             "dimensions": None,
+            "temperature_range": None,
+            "top_p_range": None,
+            "max_output_tokens": None,
+            "image_formats": None,
+            "document_formats": None,
         }
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .declarations import check_formats, check_parameters, declares_parameters
 from .errors import UnsupportedCapabilityError
 from .model.enums import Capability, FileType, Modality
 
@@ -68,6 +69,11 @@ def check_chat(model: DeployedModel, request: Request, *, stream: bool = False) 
         raise _missing(model, "document input", "remove the documents or choose a model that reads them")
     if stream and not model.supports_streaming:
         raise _missing(model, "streaming", "call without streaming")
+    # The model's declared parameter ranges and file formats (see declarations.py).
+    if declares_parameters(model):
+        check_parameters(model, request)
+    if file_types:
+        check_formats(model, request)
 
 
 def check_model(model: DeployedModel, modality: Modality, operation: str) -> None:

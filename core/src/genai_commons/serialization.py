@@ -85,6 +85,14 @@ def _is_enum_set(type_: Any) -> bool:
     return get_origin(type_) is frozenset and get_args(type_)[0] in (Modality, Capability)
 
 
+def _is_name_set(type_: Any) -> bool:
+    """``frozenset[str]``, optional or not (the formats a model declares)."""
+    return type_ in _NAME_SETS
+
+
+_NAME_SETS = (frozenset[str], frozenset[str] | None)
+
+
 # -- strict structuring: a document's JSON types must match the model; nothing is guessed ----
 
 _NONE = type(None)
@@ -194,6 +202,7 @@ def _build() -> cattrs.Converter:
     c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     # Sets of enum members (modalities, capabilities) as sorted lists, for stable output.
     c.register_unstructure_hook_func(_is_enum_set, lambda v: sorted(m.value for m in v))
+    c.register_unstructure_hook_func(_is_name_set, lambda v: None if v is None else sorted(v))
 
     # Function: the callable travels as its import reference.
     c.register_unstructure_hook(

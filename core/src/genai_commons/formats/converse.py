@@ -39,8 +39,11 @@ from ..model.tools import ToolCall
 
 __all__ = [
     "DOCUMENT_FORMATS",
+    "DOCUMENT_FORMAT_NAMES",
     "EMPTY_TOOL_RESULT",
     "IMAGE_FORMATS",
+    "IMAGE_FORMAT_NAMES",
+    "SAMPLING_RANGE",
     "STOP_REASONS",
     "FileBytes",
     "FileLimits",
@@ -60,6 +63,12 @@ DOCUMENT_FORMATS: Mapping[str, str] = {
     "pdf": "pdf", "csv": "csv", "doc": "doc", "docx": "docx", "xls": "xls", "xlsx": "xlsx", "html": "html",
     "htm": "html", "txt": "txt", "text": "txt", "md": "md", "markdown": "md",
 }  # fmt: skip
+#: What a chat model behind Converse declares (``DeployedModel.image_formats`` and
+#: ``document_formats``), and the range of ``temperature`` and ``topP`` that Converse's
+#: ``InferenceConfiguration`` takes, whatever the model.
+IMAGE_FORMAT_NAMES = frozenset(IMAGE_FORMATS.values())
+DOCUMENT_FORMAT_NAMES = frozenset(DOCUMENT_FORMATS.values())
+SAMPLING_RANGE = (0.0, 1.0)
 _MEDIA_SUFFIX = {"jpeg": "jpeg", "png": "png", "gif": "gif", "webp": "webp", "pdf": "pdf", "csv": "csv",
                  "html": "html", "plain": "txt", "markdown": "md", "msword": "doc"}  # fmt: skip
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"))

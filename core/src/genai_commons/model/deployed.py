@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
 from attrs import field, frozen
 
 from ..errors import ValidationError
 from ._validators import in_range, modality, non_empty, to_enum
 from .enums import Capability, Modality, SearchType
+from .files import format_name
 
 
 def _modalities(value: Iterable[Modality | str]) -> frozenset[Modality]:
@@ -24,6 +27,36 @@ def _capabilities(value: Iterable[Capability | str]) -> frozenset[Capability]:
 def _search_types(value: Iterable[SearchType | str]) -> frozenset[SearchType]:
     convert = to_enum(SearchType)
     return frozenset(convert(v) for v in value)
+
+
+def _parameter_range(value: Iterable[float] | None) -> tuple[float, ...] | None:
+    """``(low, high)`` as floats, ``()`` (takes none) or None (not declared)."""
+    if value is None:
+        return None
+    bounds = tuple(value)
+    if bounds == ():
+        return ()
+    if len(bounds) != 2 or any(isinstance(b, bool) or not isinstance(b, int | float) for b in bounds):
+        raise ValidationError(f"a parameter range is (low, high), or () for none; got {bounds!r}")
+    low, high = float(bounds[0]), float(bounds[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValidationError(f"a parameter range needs finite bounds with low <= high; got {bounds!r}")
+    return (low, high)
+
+
+def _formats(value: Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ValidationError(f"formats are a set of names such as {{'png', 'jpeg'}}, not one string {value!r}")
+    return frozenset(format_name(str(v)) for v in value)
+
+
+def _declared_formats(_instance: object, attribute: Any, value: frozenset[str] | None) -> None:
+    if value is not None and not value:
+        raise ValidationError(
+            f"{attribute.name} is empty; leave it None (not declared) or leave the modality out of input_modalities"
+        )
 
 
 def _check_provider_name(_instance: object, _attribute: object, value: str) -> None:
@@ -65,6 +98,17 @@ class DeployedModel:
     max_input_tokens: int | None = field(default=None, validator=in_range(1, None))
     #: Embedding models: the length of the vectors they return by default, when known.
     dimensions: int | None = field(default=None, validator=in_range(1, None))
+    # -- what a chat request may ask of the model; None declares nothing (anything goes) ------
+    #: Chat models: the temperatures it takes, ``(low, high)``; ``()`` when it takes none.
+    temperature_range: tuple[float, ...] | None = field(default=None, converter=_parameter_range)
+    #: Chat models: the ``top_p`` values it takes, ``(low, high)``; ``()`` when it takes none.
+    top_p_range: tuple[float, ...] | None = field(default=None, converter=_parameter_range)
+    #: Chat models: the most tokens one answer may have (the highest ``max_tokens``).
+    max_output_tokens: int | None = field(default=None, validator=in_range(1, None))
+    #: Chat models: the image formats it reads, by :attr:`FileContent.format` (``png``, ``jpeg``).
+    image_formats: frozenset[str] | None = field(default=None, converter=_formats, validator=_declared_formats)
+    #: Chat models: the document formats it reads (``pdf``, ``docx``, ``md``, …).
+    document_formats: frozenset[str] | None = field(default=None, converter=_formats, validator=_declared_formats)
 
     def __attrs_post_init__(self) -> None:
         if not self.display_name:

@@ -17,6 +17,21 @@ from .enums import ContentType, FileType
 
 _IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "bmp", "tiff"})
 _URL_SCHEMES = ("http://", "https://", "s3://", "data:", "file://")
+#: Other spellings of a format name, by the name :attr:`FileContent.format` gives.
+_FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff", "htm": "html", "text": "txt", "markdown": "md", "plain": "txt"}
+#: Format names a URL's path may end in; other endings (``.php``, none) say nothing of the format.
+_KNOWN_FORMATS = frozenset(
+    {"png", "jpeg", "gif", "webp", "bmp", "tiff", "pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md",
+     "json", "xml", "rtf", "odt", "ods", "pptx", "ppt", "epub"}
+)  # fmt: skip
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"))
+
+
+def format_name(value: str) -> str:
+    """The one name of a file format: lower case, no dot, ``jpg`` -> ``jpeg``, ``htm`` -> ``html``,
+    ``text`` -> ``txt``, ``markdown`` -> ``md``."""
+    value = value.strip().lower().lstrip(".")
+    return _FORMAT_ALIASES.get(value, value)
 
 
 def _normalise_extension(value: str | None) -> str | None:
@@ -68,6 +83,23 @@ class FileContent:
         if self.extension is None:
             return None
         return mimetypes.types_map.get(f".{self.extension}")
+
+    @property
+    def format(self) -> str | None:
+        """The file's format as :func:`format_name` writes it (``png``, ``jpeg``, ``pdf``, ``docx``),
+        or None when it cannot be told: from the extension, a ``data:`` URL's media type, a URL path
+        ending in a known format, or the first bytes of an inline image without extension."""
+        if self.extension is not None:
+            return format_name(self.extension)
+        if self.url is None:
+            return _sniff_image(self.data) if self.file_type is FileType.IMAGE and self.data else None
+        if self.url.startswith("data:"):
+            media = self.url[5:].partition(",")[0].partition(";")[0].strip().lower()
+            suffix = mimetypes.guess_extension(media) if media else None
+            return format_name(suffix) if suffix else None
+        path = self.url.partition("?")[0].partition("#")[0].rpartition("/")[2]
+        suffix = format_name(path.rpartition(".")[2]) if "." in path else None
+        return suffix if suffix in _KNOWN_FORMATS else None
 
     @classmethod
     def from_url(
@@ -121,6 +153,15 @@ def file_type_of(name: str) -> FileType:
     """``IMAGE`` for a file name or URL path ending in an image extension, else ``DOCUMENT``."""
     path = name.partition("?")[0].partition("#")[0].rpartition("/")[2]
     return FileType.IMAGE if _normalise_extension(Path(path).suffix) in _IMAGE_EXTENSIONS else FileType.DOCUMENT
+
+
+def _sniff_image(data: str) -> str | None:
+    """``png``, ``jpeg``, ``gif`` or ``webp`` from the first bytes of base64 image data, if it is one."""
+    head = base64.b64decode(data[:16])
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "webp" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
 
 
 def _files_tuple(value: Iterable[FileContent]) -> tuple[FileContent, ...]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from genai_commons import DeployedModel, Modality
+from genai_commons.formats.converse import DOCUMENT_FORMAT_NAMES, IMAGE_FORMAT_NAMES, SAMPLING_RANGE
 
 from .errors import PROVIDER, translated_errors
 from .families import Family, Kind, base_model_id, family_of
@@ -54,6 +57,16 @@ def _inputs(family: Family, vision: bool) -> frozenset[Modality]:
     return frozenset(inputs)
 
 
+def _declared(family: Family, vision: bool) -> dict[str, Any]:
+    """What a chat model declares of Converse: sampling ranges and the formats of what it reads."""
+    return {
+        "temperature_range": SAMPLING_RANGE,
+        "top_p_range": SAMPLING_RANGE,
+        "image_formats": IMAGE_FORMAT_NAMES if vision else None,
+        "document_formats": DOCUMENT_FORMAT_NAMES if family.documents else None,
+    }
+
+
 def model_for_id(model_id: str, *, display_name: str | None = None, like: str | None = None) -> DeployedModel:
     """A model known by id alone (an inference profile, an ARN, a configured id): its capabilities
     come from its family (or from the family of ``like``)."""
@@ -72,6 +85,7 @@ def model_for_id(model_id: str, *, display_name: str | None = None, like: str | 
         supports_function_calling=family.tools if chat else False,
         supports_streaming=family.streaming if chat else False,
         active=family.kind is not Kind.OTHER,
+        **(_declared(family, family.vision) if chat else {}),
     )
 
 
@@ -105,6 +119,7 @@ def model_from_summary(summary: Mapping[str, Any], display_name: str | None = No
         supports_streaming=bool(summary.get("responseStreamingSupported", family.streaming)) if chat else False,
         active=callable_,
         lifecycle=summary.get("modelLifecycle", {}).get("status"),
+        **(_declared(family, vision) if chat else {}),
     )
 
 
@@ -123,22 +138,8 @@ def configured(entries: Iterable[ModelEntry], listed: Mapping[str, DeployedModel
     for entry in entries:
         found = None if listed is None else listed.get(entry.model_id) or listed.get(base_model_id(entry.model_id))
         if found is not None and entry.like is None:
-            out.append(
-                DeployedModel(
-                    provider=PROVIDER,
-                    model_id=entry.model_id,
-                    display_name=entry.display_name or found.display_name,
-                    output_modality=found.output_modality,
-                    input_modalities=found.input_modalities,
-                    url_input_modalities=found.url_input_modalities,
-                    supports_system_prompt=found.supports_system_prompt,
-                    supports_history=found.supports_history,
-                    supports_function_calling=found.supports_function_calling,
-                    supports_streaming=found.supports_streaming,
-                    active=found.active,
-                    lifecycle=found.lifecycle,
-                )
-            )
+            display_name = entry.display_name or found.display_name
+            out.append(attrs.evolve(found, model_id=entry.model_id, display_name=display_name))
         else:
             out.append(model_for_id(entry.model_id, display_name=entry.display_name, like=entry.like))
     return out

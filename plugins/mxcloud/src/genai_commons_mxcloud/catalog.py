@@ -25,6 +25,7 @@ from genai_commons import (
     UnknownModelError,
     get_logger,
 )
+from genai_commons.formats.converse import DOCUMENT_FORMAT_NAMES, IMAGE_FORMAT_NAMES, SAMPLING_RANGE
 
 from .errors import PROVIDER
 from .keys import ENV_KEY, ConnectionKey, KeyType
@@ -56,6 +57,12 @@ def chat_model(key: ConnectionKey) -> DeployedModel:
         supports_function_calling=True,
         supports_streaming=True,
         max_input_tokens=200_000,
+        # What Converse takes, and the formats the resource documents (images: PNG, JPEG, GIF,
+        # WebP; documents: PDF, CSV, DOC(X), XLS(X), HTML, TXT, MD).
+        temperature_range=SAMPLING_RANGE,
+        top_p_range=SAMPLING_RANGE,
+        image_formats=IMAGE_FORMAT_NAMES,
+        document_formats=DOCUMENT_FORMAT_NAMES,
     )
 
 

@@ -41,6 +41,11 @@ class ModelSpec:
     #: Known OpenAI models take ``max_completion_tokens``; other servers expect ``max_tokens``.
     max_completion_tokens: bool = False
     max_input_tokens: int | None = None
+    #: Chat: the highest ``max_tokens``, and the temperature and top-p ranges, where OpenAI documents
+    #: them (None: not declared, the host checks nothing; reasoning models take neither sampling value).
+    max_output_tokens: int | None = None
+    temperature_range: tuple[float, float] | None = None
+    top_p_range: tuple[float, float] | None = None
     #: Embeddings: default vector length, whether ``dimensions`` may shorten it, most inputs per call.
     dimensions: int | None = None
     shortenable: bool = False
@@ -59,6 +64,7 @@ class ModelSpec:
         if self.documents:
             inputs.add(Modality.DOCUMENT)
         chat = self.output is Modality.TEXT
+        known = chat and self.temperature_range is not None  # OpenAI's own model: its formats are documented
         return DeployedModel(
             provider=provider,
             model_id=model_id,
@@ -74,10 +80,17 @@ class ModelSpec:
             max_batch_size=self.max_batch_size,
             max_input_tokens=self.max_input_tokens,
             dimensions=self.dimensions,
+            max_output_tokens=self.max_output_tokens if chat else None,
+            temperature_range=() if chat and self.reasoning else self.temperature_range,
+            top_p_range=() if chat and self.reasoning else self.top_p_range,
+            image_formats=OPENAI_IMAGE_FORMATS if known and self.vision else None,
+            document_formats=OPENAI_DOCUMENT_FORMATS if known and self.documents else None,
         )
 
 
-def _chat(name: str, context: int, *, vision: bool = True, reasoning: bool = False, **kw: Any) -> ModelSpec:
+def _chat(
+    name: str, context: int, output: int, *, vision: bool = True, reasoning: bool = False, **kw: Any
+) -> ModelSpec:
     return ModelSpec(
         wire_id="",
         display_name=name,
@@ -86,6 +99,8 @@ def _chat(name: str, context: int, *, vision: bool = True, reasoning: bool = Fal
         reasoning=reasoning,
         max_completion_tokens=True,
         max_input_tokens=context,
+        max_output_tokens=output,
+        **_SAMPLING,
         **kw,
     )
 
@@ -108,24 +123,34 @@ def _image(name: str, api: str) -> ModelSpec:
     return ModelSpec(wire_id="", display_name=name, output=Modality.IMAGE, tools=False, streaming=False, image_api=api)
 
 
-#: OpenAI's models, by id; dated snapshots (``gpt-4o-2024-08-06``) match by prefix.
+#: OpenAI's sampling ranges (chat completions API reference): temperature 0 to 2, top_p 0 to 1.
+_SAMPLING: Mapping[str, Any] = {"temperature_range": (0.0, 2.0), "top_p_range": (0.0, 1.0)}
+#: Image inputs (vision guide: PNG, JPEG, WEBP, non-animated GIF); document inputs: PDF files.
+OPENAI_IMAGE_FORMATS = frozenset({"png", "jpeg", "gif", "webp"})
+OPENAI_DOCUMENT_FORMATS = frozenset({"pdf"})
+
+#: OpenAI's models, by id; dated snapshots (``gpt-4o-2024-08-06``) match by prefix. The third
+#: number is the most output tokens; an older snapshot with a lower cap is refused by OpenAI.
 KNOWN: Mapping[str, ModelSpec] = {
-    "gpt-5": _chat("GPT-5", 272_000, reasoning=True),
-    "gpt-5-mini": _chat("GPT-5 mini", 272_000, reasoning=True),
-    "gpt-5-nano": _chat("GPT-5 nano", 272_000, reasoning=True),
-    "gpt-4.1": _chat("GPT-4.1", 1_047_576),
-    "gpt-4.1-mini": _chat("GPT-4.1 mini", 1_047_576),
-    "gpt-4.1-nano": _chat("GPT-4.1 nano", 1_047_576),
-    "gpt-4o": _chat("GPT-4o", 128_000),
-    "gpt-4o-mini": _chat("GPT-4o mini", 128_000),
-    "o4-mini": _chat("o4-mini", 200_000, reasoning=True),
-    "o3": _chat("o3", 200_000, reasoning=True),
-    "o3-mini": _chat("o3-mini", 200_000, vision=False, reasoning=True),
-    "o1": _chat("o1", 200_000, reasoning=True),
-    "o1-mini": _chat("o1-mini", 128_000, vision=False, reasoning=True, tools=False, system_prompt=False),
-    "gpt-4-turbo": ModelSpec(wire_id="", display_name="GPT-4 Turbo", vision=True, max_input_tokens=128_000),
-    "gpt-4": ModelSpec(wire_id="", display_name="GPT-4", max_input_tokens=8_192),
-    "gpt-3.5-turbo": ModelSpec(wire_id="", display_name="GPT-3.5 Turbo", max_input_tokens=16_385),
+    "gpt-5": _chat("GPT-5", 272_000, 128_000, reasoning=True),
+    "gpt-5-mini": _chat("GPT-5 mini", 272_000, 128_000, reasoning=True),
+    "gpt-5-nano": _chat("GPT-5 nano", 272_000, 128_000, reasoning=True),
+    "gpt-4.1": _chat("GPT-4.1", 1_047_576, 32_768),
+    "gpt-4.1-mini": _chat("GPT-4.1 mini", 1_047_576, 32_768),
+    "gpt-4.1-nano": _chat("GPT-4.1 nano", 1_047_576, 32_768),
+    "gpt-4o": _chat("GPT-4o", 128_000, 16_384),
+    "gpt-4o-mini": _chat("GPT-4o mini", 128_000, 16_384),
+    "o4-mini": _chat("o4-mini", 200_000, 100_000, reasoning=True),
+    "o3": _chat("o3", 200_000, 100_000, reasoning=True),
+    "o3-mini": _chat("o3-mini", 200_000, 100_000, vision=False, reasoning=True),
+    "o1": _chat("o1", 200_000, 100_000, reasoning=True),
+    "o1-mini": _chat("o1-mini", 128_000, 65_536, vision=False, reasoning=True, tools=False, system_prompt=False),
+    # Legacy families: snapshots differ in their output caps, so none is declared.
+    "gpt-4-turbo": ModelSpec(
+        wire_id="", display_name="GPT-4 Turbo", vision=True, max_input_tokens=128_000, **_SAMPLING
+    ),
+    "gpt-4": ModelSpec(wire_id="", display_name="GPT-4", max_input_tokens=8_192, **_SAMPLING),
+    "gpt-3.5-turbo": ModelSpec(wire_id="", display_name="GPT-3.5 Turbo", max_input_tokens=16_385, **_SAMPLING),
     "text-embedding-3-small": _embedding("text-embedding-3-small", 1536, shortenable=True),
     "text-embedding-3-large": _embedding("text-embedding-3-large", 3072, shortenable=True),
     "text-embedding-ada-002": _embedding("text-embedding-ada-002", 1536, shortenable=False),
