@@ -39,8 +39,17 @@ class TestBedrockConformance(ProviderConformance):
     def provider_settings(self) -> Mapping[str, Any]:
         return {"region": REGION}
 
+    STRUCTURED_OUTPUT = False  # Bedrock's Converse API offers no structured output
+    RETRY_AFTER = False  # Bedrock's ThrottlingException says no wait time
+
     def fail_next(self, plugin: Any, kind: str) -> None:
-        self.local.fail_next(kind)
+        if kind == "stream_cut":
+            self.local.fail_stream(after_events=2, exception_type="internalServerException")
+        else:
+            self.local.fail_next(kind)
+
+    def last_request(self, plugin: Any) -> Any:
+        return self.local.requests[-1].body
 
     def transport_calls(self, plugin: Any) -> int | None:
         return len(self.local.requests)

@@ -18,6 +18,7 @@ from genai_commons.testing.conformance import ProviderConformance
 
 class TestFakeProviderConformance(ProviderConformance):
     PLUGIN = FakeProvider
+    STRUCTURED_OUTPUT = False  # the fakes offer no structured output
     CHAT_MODEL = "fake:chat"
     STREAM_MODEL = "fake:chat"
     EMBEDDING_MODEL = "fake:embed"
@@ -35,6 +36,7 @@ class TestFakeChatProviderConformance(ProviderConformance):
 
     CHAT_MODEL = "fake:chat"
     STREAM_MODEL = "fake:chat"
+    STRUCTURED_OUTPUT = False
 
     @pytest.fixture
     def plugin(self) -> FakeChatProvider:
@@ -58,6 +60,7 @@ def test_suite_flags_a_declared_capability_left_untested(tmp_path: Path) -> None
             class TestIncomplete(ProviderConformance):
                 PLUGIN = FakeChatProvider
                 CHAT_MODEL = "fake:chat"
+                STRUCTURED_OUTPUT = False
             """
         )
     )

@@ -40,8 +40,13 @@ class TestMxCloudConformance(ProviderConformance):
         ]
         return {"keys": keys, "timeout": 0.3}
 
+    STRUCTURED_OUTPUT = False  # Mendix Cloud's Converse API offers no structured output
+
     def fail_next(self, plugin: Any, kind: str) -> None:
-        self.service.fail_next(kind)
+        self.service.fail_next({"stream_cut": "cut_stream"}.get(kind, kind))
+
+    def last_request(self, plugin: Any) -> Any:
+        return self.service.requests[-1].body
 
     def transport_calls(self, plugin: Any) -> int:
         return len(self.service.requests)

@@ -25,8 +25,10 @@ from ..model import (
     StopReason,
     StreamEnd,
     TextDelta,
+    Tool,
     ToolCall,
     ToolCallDelta,
+    ToolChoice,
 )
 from ._data import count_words, request_words
 
@@ -87,6 +89,27 @@ def echo_text(request: Request) -> str:
     return "echo:"
 
 
+def forced_tool(request: Request) -> Tool | None:
+    """The tool a request makes the model call (tool choice ``tool`` or ``any``), unless the
+    conversation already ends with a tool result: then the model answers in text."""
+    if request.tool_choice not in (ToolChoice.TOOL, ToolChoice.ANY) or not request.tools:
+        return None
+    if request.messages and request.messages[-1].role is Role.TOOL:
+        return None
+    wanted = request.tool_choice_name
+    return next((t for t in request.tools if t.name == wanted), request.tools[0])
+
+
+def placeholder(schema: Mapping[str, Any]) -> Any:
+    """A value that fits a JSON schema: objects with every property, ``"text"``, 0, false, []."""
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: placeholder(sub) for name, sub in (schema.get("properties") or {}).items()}
+    if "enum" in schema:
+        return schema["enum"][0]
+    return {"string": "text", "integer": 0, "number": 0, "boolean": False, "array": []}.get(str(kind))
+
+
 def build_response(item: ScriptItem | None, request: Request, model_id: str) -> Response:
     """The chat response for a scripted item (None: the echo reply), with token counts filled in:
     input = words of the system prompt and every message, output = words of the reply text, or
@@ -95,9 +118,15 @@ def build_response(item: ScriptItem | None, request: Request, model_id: str) -> 
         raise item.error
     if isinstance(item, BaseException):
         raise item
+    forced = forced_tool(request) if item is None else None
+    if forced is not None:
+        item = [tool_call(forced.name, placeholder(forced.parameters))]
     if item is None or isinstance(item, str):
-        text = echo_text(request) if item is None else item
-        response = Response.of_text(text, stop_reason=StopReason.END_TURN)
+        text, stop = echo_text(request) if item is None else item, StopReason.END_TURN
+        for sequence in request.stop_sequences if item is None else ():
+            if sequence in text:
+                text, stop = text[: text.index(sequence)], StopReason.STOP_SEQUENCE
+        response = Response.of_text(text, stop_reason=stop)
     elif isinstance(item, Response):
         response = item
     else:

@@ -9,30 +9,54 @@ pytest collects the checks below for your plugin::
         CHAT_MODEL = "my:small-model"      # None (the default) skips that group of checks
         STREAM_MODEL = "my:small-model"
         EMBEDDING_MODEL = "my:embedder"
+        STRUCTURED_OUTPUT = False          # what a model cannot declare: see "Flags" below
 
         @pytest.fixture
         def plugin(self):  # a fresh instance, its transport a fake of the service
-            return MyProvider(transport=httpx.MockTransport(MyFakeService()))
+            self.service = MyFakeService()
+            return MyProvider(transport=httpx.MockTransport(self.service))
 
         def fail_next(self, plugin, kind):  # make the next request fail like the service would
-            plugin.transport.handler.fail_next(kind)  # answering HTTP_STATUS[kind], or timing out
+            self.service.fail_next(kind)
 
         def transport_calls(self, plugin):  # requests that reached the service (None: not counted)
-            return plugin.transport.handler.requests
+            return self.service.requests
 
-``plugin`` is the only fixture you write; ``MyFakeService`` is yours too (the example plugin's
-``EngineService`` is one: an ``httpx.MockTransport`` handler with ``fail_next`` and ``requests``).
+        def last_request(self, plugin):  # the last request body the service received
+            return self.service.last_body
+
+Fixtures (override them with ``@pytest.fixture`` methods of the same name): ``plugin`` (or set
+``PLUGIN``), ``provider_settings`` (the ``[providers.NAME]`` table: fake credentials),
+``retry_policy``, ``chat_model``, ``stream_model``, ``embedding_model``, ``image_model``,
+``knowledge_base``, ``agent``, ``rerank_model`` (or set the upper-case class attributes), and
+``host``/``recorder``, which you rarely need to touch. ``MyFakeService`` is yours (the example
+plugin's ``EngineService`` is one: an ``httpx.MockTransport`` handler).
+
+Hook methods (plain methods, not fixtures): :meth:`~ProviderConformance.fail_next` for every
+kind of :data:`~genai_commons.testing.failures.FAILURE_KINDS` and ``EXTRA_KINDS``;
+:meth:`~ProviderConformance.transport_calls`; :meth:`~.conformance_chat.ChatConformance.last_request`;
+:meth:`~.conformance_chat.ChatConformance.structured_output` (when ``STRUCTURED_OUTPUT``).
+
+Flags (class attributes, all true by default; set one to False only for a service that lacks
+the feature): ``STOP_SEQUENCES``, ``STRUCTURED_OUTPUT``, ``STREAM_USAGE``, ``RETRY_AFTER``,
+``DETERMINISTIC``. Everything else a check needs is read from the model's declaration
+(``DeployedModel.supports_function_calling`` and the like): a check is skipped when the model
+declares it lacks the capability, never because a hook is missing.
 
 The checks: the provider is discovered with its capabilities; every declared capability works
 and returns well-formed domain objects; an undeclared one is refused with
 :class:`UnsupportedCapabilityError` before any request reaches the transport; each failure kind
-of :data:`~genai_commons.testing.failures.FAILURE_KINDS` becomes its core error with the
-transport error kept as ``__cause__``, retryable kinds are retried and succeed, and no usage is
-recorded for a failure; usage is recorded exactly once per successful call; the sync and async
-APIs agree; a stream's deltas assemble into its response; each search type the provider declares
+becomes its core error with the transport error kept as ``__cause__``, for plain and streamed
+calls, retryable kinds are retried and succeed, and no usage is recorded for a failure; usage is
+recorded exactly once per successful call; the sync and async APIs agree; a stream's deltas
+assemble into its response; each search type the provider declares
 (:attr:`Provider.search_types`) retrieves — a keyword search without embedding the query — and
-each other one is refused before the transport. Async checks run with
-:func:`asyncio.run`, so pytest-asyncio is not needed.
+each other one is refused before the transport. The chat checks of
+:mod:`~genai_commons.testing.conformance_chat`: a tool call round trip, tool calls while
+streaming, the system prompt, history, image and document input reaching the service, stop
+sequences, structured output, usage at the end of a stream, a stream closed early, a stream cut
+midway, and a 429's Retry-After honoured. Async checks run with :func:`asyncio.run`, so
+pytest-asyncio is not needed.
 """
 
 from __future__ import annotations
@@ -68,6 +92,7 @@ from ..model import (
     Usage,
 )
 from ..plugins import instantiate
+from .conformance_chat import ChatConformance
 from .failures import FAILURE_KINDS
 from .fakes import UsageRecorder
 
@@ -77,7 +102,7 @@ _PROMPT = "Say hello to the conformance suite"
 _TEXTS = ["the quick brown fox", "jumps over the lazy dog"]
 
 
-class ProviderConformance:
+class ProviderConformance(ChatConformance):
     """Base class of a plugin's conformance tests; see the module docstring.
 
     Set the class attributes, or override the fixtures of the same name in lower case, to point

@@ -46,7 +46,21 @@ HTTP_STATUS: MappingProxyType[str, int | None] = MappingProxyType(
         "unavailable": 503,
         "bad_request": 400,
         "context_length": 400,
+        "rate_limit_wait": 429,
     }
+)
+
+
+#: Seconds a ``rate_limit_wait`` answer asks the client to wait (``retry-after-ms: 50``, or
+#: ``Retry-After`` in whatever form the service uses): small, so that the check stays fast.
+RETRY_AFTER_SECONDS = 0.05
+
+#: Kinds the extended checks inject besides :data:`FAILURE_KINDS` → the core error each becomes:
+#: ``rate_limit_wait`` is a 429 that says to wait :data:`RETRY_AFTER_SECONDS` (the host must wait
+#: that long, then retry); ``stream_cut`` breaks a streamed answer's connection after its first
+#: event (the host cannot retry a stream that has started: the error reaches the caller).
+EXTRA_KINDS: MappingProxyType[str, type[ProviderError]] = MappingProxyType(
+    {"rate_limit_wait": RateLimitError, "stream_cut": ServiceUnavailableError}
 )
 
 
@@ -62,25 +76,27 @@ class FakeTransportError(Exception):
 def check_kind(kind: str) -> type[ProviderError]:
     """The core error class for ``kind``; a clear error for an unknown kind."""
     try:
-        return FAILURE_KINDS[kind]
+        return FAILURE_KINDS[kind] if kind in FAILURE_KINDS else EXTRA_KINDS[kind]
     except KeyError:
-        raise ValueError(f"unknown failure kind {kind!r}; use one of {', '.join(FAILURE_KINDS)}") from None
+        known = ", ".join([*FAILURE_KINDS, *EXTRA_KINDS])
+        raise ValueError(f"unknown failure kind {kind!r}; use one of {known}") from None
 
 
 def make_failure(kind: str, provider: str) -> ProviderError:
     """The core error a well-behaved plugin raises for ``kind``, with a transport error as its cause.
 
-    Rate limits carry ``retry_after=0`` so that retries in tests do not wait.
+    Rate limits carry ``retry_after=0`` so that retries in tests do not wait, except
+    ``rate_limit_wait`` (:data:`RETRY_AFTER_SECONDS`).
     """
     cls = check_kind(kind)
-    status = HTTP_STATUS[kind]
+    status = HTTP_STATUS.get(kind)
     cause = FakeTransportError(kind, status)
     error = cls(
         f"{provider}: simulated {kind.replace('_', ' ')} failure",
         provider=provider,
         status=status,
         code=kind,
-        retry_after=0.0 if kind == "rate_limit" else None,
+        retry_after={"rate_limit": 0.0, "rate_limit_wait": RETRY_AFTER_SECONDS}.get(kind),
     )
     error.__cause__ = cause
     return error

@@ -185,7 +185,11 @@ class _FakeBase(Provider):
 
     def fail_next(self, kind: str, times: int = 1) -> None:
         """Make the next ``times`` calls fail with the core error for ``kind`` (see
-        :data:`genai_commons.testing.failures.FAILURE_KINDS`), its cause a transport error."""
+        :data:`genai_commons.testing.failures.FAILURE_KINDS` and ``EXTRA_KINDS``), its cause a
+        transport error; ``stream_cut`` breaks a stream off after its first event."""
+        if kind == "stream_cut":
+            self.script(*(StreamFailure(error=make_failure(kind, self.name)) for _ in range(times)))
+            return
         self.script(*(make_failure(kind, self.name) for _ in range(times)))
 
     @property

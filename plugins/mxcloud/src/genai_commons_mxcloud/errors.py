@@ -29,6 +29,7 @@ from genai_commons import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from genai_commons.http.errors import retry_after
 from genai_commons.jsonparse import loads
 from genai_commons.redaction import Secrets, redact, url_credentials
 from genai_commons.redaction import redacted_errors as _redacted_errors
@@ -65,11 +66,8 @@ def _message(body: str) -> tuple[str | None, str]:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    """Every form of "wait" (``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date)."""
+    return retry_after(headers)
 
 
 def error_for(

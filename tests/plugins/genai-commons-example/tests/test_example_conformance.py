@@ -34,8 +34,13 @@ class TestExampleConformance(ProviderConformance):
     def plugin(self) -> ExampleProvider:
         return provider_with(EngineService())
 
+    STRUCTURED_OUTPUT = False  # the engine has no structured output
+
     def fail_next(self, plugin: Any, kind: str) -> None:
         plugin.transport.handler.fail_next(kind)
+
+    def last_request(self, plugin: Any) -> Any:
+        return plugin.transport.handler.last_body
 
     def transport_calls(self, plugin: Any) -> int | None:
         return int(plugin.transport.handler.requests)

@@ -3,7 +3,8 @@ response shapes of Bedrock's documentation (Converse, Titan and Cohere embedding
 Generator and Nova Canvas, the Anthropic messages body of InvokeModel, ListFoundationModels).
 
 Chat models echo the last user text (``You said: …``), so tests can see what reached the wire;
-replies can also be scripted. Embeddings are hashing-trick vectors of the words, so equal texts
+replies can also be scripted. A forced tool choice is answered with a call of the tool until
+its result comes back. Embeddings are hashing-trick vectors of the words, so equal texts
 give equal vectors. Images are solid-colour PNGs of the requested size.
 """
 
@@ -105,11 +106,39 @@ def _attachments(blocks: Sequence[Mapping[str, Any]]) -> str:
     return f" [with {', '.join(parts)}]" if parts else ""
 
 
+def _placeholder(schema: Any) -> Any:
+    """A value that fits a JSON schema: objects with every property, ``"text"``, 0, false, []."""
+    kind = schema.get("type") if isinstance(schema, Mapping) else None
+    if kind == "object":
+        return {name: _placeholder(sub) for name, sub in (schema.get("properties") or {}).items()}
+    return {"string": "text", "integer": 0, "number": 0, "boolean": False, "array": []}.get(str(kind))
+
+
+def _forced_tool(body: Mapping[str, Any]) -> ToolUse | None:
+    """The call a forced ``toolChoice`` (``tool`` or ``any``) makes, its input filling the tool's
+    schema; None once the conversation ends with the tool's result (the model then answers)."""
+    config = body.get("toolConfig") or {}
+    choice = config.get("toolChoice") or {}
+    specs = [tool["toolSpec"] for tool in config.get("tools") or () if "toolSpec" in tool]
+    if any("toolResult" in block for block in body["messages"][-1]["content"]):
+        return None
+    if "tool" in choice:
+        spec = next((s for s in specs if s["name"] == choice["tool"]["name"]), None)
+    else:
+        spec = specs[0] if "any" in choice and specs else None
+    if spec is None:
+        return None
+    return ToolUse(name=spec["name"], input=_placeholder(spec.get("inputSchema", {}).get("json", {})) or {})
+
+
 def converse_reply(body: Mapping[str, Any], scripted: Reply | None) -> tuple[list[dict[str, Any]], str, dict[str, int]]:
     """The content blocks, stop reason and usage of the model's answer to a valid Converse body."""
     messages = body["messages"]
     last = messages[-1]["content"]
     stop = "end_turn"
+    forced = _forced_tool(body) if scripted is None else None
+    if forced is not None:
+        scripted = Reply(tool_uses=(forced,))
     if scripted is not None:
         text, uses = scripted.text, scripted.tool_uses
         stop = scripted.stop_reason or ("tool_use" if uses else "end_turn")

@@ -194,19 +194,32 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _placeholder(schema: Any) -> Any:
+    """A value that fits a JSON schema: objects with every property, ``"text"``, 0, false, []."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "object":
+        return {name: _placeholder(sub) for name, sub in (schema.get("properties") or {}).items()}
+    return {"string": "text", "integer": 0, "number": 0, "boolean": False, "array": []}.get(str(kind))
+
+
 def reply_for(body: dict[str, Any], scripted: Reply | None, counter: int) -> tuple[Reply, int, int]:
     """The reply, and the input and output token counts (words)."""
     texts = [str(block.get("text", "")) for message in body["messages"] for block in message["content"]]
     text_in = " ".join([*texts, *(p["text"] for p in body.get("system", []))])
     choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    answered = any("toolResult" in block for block in body["messages"][-1]["content"])
     if scripted is None:
-        tools = [t["toolSpec"]["name"] for t in (body.get("toolConfig") or {}).get("tools", [])]
-        if "tool" in choice:
-            scripted = Reply(tool_calls=[(choice["tool"]["name"], {})])
-        elif "any" in choice and tools:
-            scripted = Reply(tool_calls=[(tools[0], {})])
+        specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in (body.get("toolConfig") or {}).get("tools", [])}
+        forced = choice["tool"]["name"] if "tool" in choice else next(iter(specs), None) if "any" in choice else None
+        if forced is not None and not answered:  # a forced tool, called until its result comes back
+            schema = specs.get(forced, {}).get("inputSchema", {}).get("json", {})
+            scripted = Reply(tool_calls=[(forced, _placeholder(schema) or {})])
         else:
             scripted = Reply(text=f"You said: {_last_user_text(body['messages'])}".strip())
+            for sequence in (body.get("inferenceConfig") or {}).get("stopSequences") or ():
+                if sequence in scripted.text:
+                    cut = scripted.text[: scripted.text.index(sequence)].strip() or "."
+                    scripted = Reply(text=cut, stop_reason="stop_sequence")
     text = scripted.text
     limit = (body.get("inferenceConfig") or {}).get("maxTokens")
     stop = scripted.stop_reason or ("tool_use" if scripted.tool_calls else "end_turn")

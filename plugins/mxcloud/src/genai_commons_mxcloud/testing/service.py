@@ -40,6 +40,7 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "permission": (403, "AccessDeniedException", "This key may not access this resource."),
     "not_found": (404, "ResourceNotFoundException", "The resource does not exist."),
     "rate_limit": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    "rate_limit_wait": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
     "quota": (429, "QuotaExceededException", "The monthly token quota of this resource is exceeded."),
     "unavailable": (503, "ServiceUnavailableException", "The service is temporarily unavailable."),
     "bad_request": (400, "ValidationException", "Malformed request."),
@@ -172,7 +173,7 @@ class FakeMxCloud:
         try:
             if fault in FAULTS:
                 status, kind, message = FAULTS[fault]
-                retry = {"retry-after": "0"} if fault == "rate_limit" else {}
+                retry = {"rate_limit": {"retry-after": "0"}, "rate_limit_wait": {"retry-after-ms": "50"}}.get(fault, {})
                 raise ApiError(status, kind, message, headers=retry)
             answer = self._route(method, path, query, headers, data, counter)
         except ApiError as exc:

@@ -157,12 +157,29 @@ def _placeholder(schema: Mapping[str, Any]) -> Any:
     return {"string": "text", "integer": 0, "number": 0, "boolean": False}.get(str(kind))
 
 
+def _forced_tool(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The function a ``tool_choice`` of ``required`` or ``{"function": …}`` makes the model call."""
+    choice = body.get("tool_choice")
+    functions = [tool["function"] for tool in body.get("tools") or []]
+    if choice == "required" and functions:
+        first: Mapping[str, Any] = functions[0]
+        return first
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        return next((f for f in functions if f["name"] == name), None)
+    return None
+
+
 def default_reply(body: Mapping[str, Any]) -> Reply:
-    """With nothing scripted: JSON for a schema, an echo of the last tool result or user message."""
+    """With nothing scripted: JSON for a schema, a call of the tool that ``tool_choice`` forces
+    (until a tool result comes back), an echo of the last tool result or user message."""
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         return Reply(json.dumps(_placeholder(fmt["json_schema"].get("schema") or {"type": "object"})))
     last = body["messages"][-1]
+    forced = _forced_tool(body)
+    if forced is not None and last["role"] != "tool":
+        return Reply(tool_calls=[(forced["name"], _placeholder(forced.get("parameters") or {"type": "object"}))])
     text, images, files = _text_of(last.get("content"))
     if last["role"] == "tool":
         return Reply(f"The tool answered: {text}")

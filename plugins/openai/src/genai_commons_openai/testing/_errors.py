@@ -70,6 +70,13 @@ def failure(kind: str) -> ApiError:
             "rate_limit_exceeded",
             headers={"retry-after": "0", **limits},
         ),
+        "rate_limit_wait": ApiError(
+            429,
+            "Rate limit reached for requests",
+            "requests",
+            "rate_limit_exceeded",
+            headers={"retry-after-ms": "50", "retry-after": "1", **limits},
+        ),
         "quota": ApiError(
             429,
             "You exceeded your current quota, please check your plan and billing details.",

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -43,6 +43,9 @@ class LocalEngine:
         prefix = body.get("prefix", self.prefix)
         text = " ".join(reversed(last.split())) if reverse else f"{prefix} {last}".strip()
         words_in = sum(len(m["text"].split()) for m in body["messages"]) + len((body.get("system") or "").split())
+        for stop in body.get("stop") or ():
+            if stop in text:
+                text = text[: text.index(stop)].rstrip()
         if body.get("max_tokens") is not None:
             text = " ".join(text.split()[: body["max_tokens"]])
         return text, words_in, len(text.split())
@@ -84,6 +87,7 @@ FAULTS = {
     "bad_request": 400,
     "context_length": 400,
     "rate_limit": 429,
+    "rate_limit_wait": 429,
     "server_error": 500,
     "unavailable": 503,
 }
@@ -97,9 +101,12 @@ class EngineService:
         #: Requests received, for tests.
         self.requests = 0
         self.faults: list[str] = []
+        #: The JSON body of the last request, for tests.
+        self.last_body: Any = None
 
     def fail_next(self, kind: str) -> None:
-        """Fail the next request: a kind of :data:`FAULTS`, or ``timeout``."""
+        """Fail the next request: a kind of :data:`FAULTS`, ``timeout``, or ``stream_cut`` (a
+        streamed answer whose connection breaks after its first event)."""
         self.faults.append(kind)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -107,27 +114,49 @@ class EngineService:
         key = self.engine.api_key
         if key is not None and request.headers.get("authorization") != f"Bearer {key}":
             return _error(401, "invalid_api_key", "unknown key")
-        if self.faults:
-            kind = self.faults.pop(0)
-            if kind == "timeout":
-                raise httpx.ReadTimeout("read timed out", request=request)
-            code = "context_length_exceeded" if kind == "context_length" else kind
-            headers = {"retry-after": "0"} if kind == "rate_limit" else {}
+        kind = self.faults.pop(0) if self.faults else None
+        if kind == "timeout":
+            raise httpx.ReadTimeout("read timed out", request=request)
+        if kind is not None and kind != "stream_cut":
+            code = {"context_length": "context_length_exceeded", "rate_limit_wait": "rate_limit"}.get(kind, kind)
+            headers = {"rate_limit": {"retry-after": "0"}, "rate_limit_wait": {"retry-after-ms": "50"}}.get(kind)
             return _error(FAULTS[kind], code, "simulated", headers)
         try:
             body = json.loads(request.content)
         except ValueError:
             return _error(400, "bad_request", "the body is not JSON")
+        self.last_body = body
         path = request.url.path
         if path == "/v1/complete":
             return httpx.Response(200, json=self.engine.complete(body))
         if path == "/v1/embed":
             return httpx.Response(200, json=self.engine.embed(body))
         if path == "/v1/stream":
-            events = "".join(f"data: {json.dumps(event)}\n\n" for event in self.engine.stream(body))
-            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events.encode())
+            events = [f"data: {json.dumps(event)}\n\n".encode() for event in self.engine.stream(body)]
+            if kind == "stream_cut":
+                return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Cut(events[:1]))
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"".join(events))
         return _error(404, "not_found", f"no such endpoint {path}")
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, json={"error": {"code": code, "message": message}}, headers=headers)
+
+
+class _Cut(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that breaks off after ``chunks``, as a dropped connection does."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def _broken(self) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+        raise self._broken()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+        raise self._broken()

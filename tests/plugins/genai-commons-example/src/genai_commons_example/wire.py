@@ -39,6 +39,7 @@ def chat_body(model_id: str, request: Request, prefix: str) -> dict[str, Any]:
             {"role": m.role.value, "text": m.content or ""} for m in request.messages if m.role is not Role.SYSTEM
         ],
         "max_tokens": request.max_tokens,
+        "stop": list(request.stop_sequences),
         "prefix": prefix,
     }
 
