@@ -179,7 +179,7 @@ def imports(runs: int) -> None:
         "import genai_commons\n"
         "from genai_commons_bedrock import BedrockProvider\n"
         "import genai_commons_bedrock.chat, genai_commons_bedrock.embeddings, genai_commons_bedrock.images\n"
-        "import genai_commons_bedrock.catalogue, boto3, botocore.config"
+        "import genai_commons_bedrock.catalog, boto3, botocore.config"
     )
 
     def once(code: str) -> float:

@@ -192,7 +192,7 @@ def main() -> None:
         # HNSW: built once (as `genai kb sync` does), then loaded by the querying provider.
         hnsw = LocalProvider(LocalSettings(database=database, index=IndexKind.HNSW))
         started = time.perf_counter()
-        hnsw.sync_knowledge_base(kb, None, True)
+        hnsw.ingest_from_source(kb, None, True)
         build = time.perf_counter() - started
         started = time.perf_counter()
         hnsw.retrieve(kb, RetrievalQuery(vector=queries[0], k=k))

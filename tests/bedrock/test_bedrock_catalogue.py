@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from genai_commons import Host, MissingCredentialsError, Modality
 from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.catalogue import BUILT_IN, model_for_id
+from genai_commons_bedrock.catalog import BUILT_IN, model_for_id
 from genai_commons_bedrock.testing import LocalBedrock
 
 SUMMARY = {

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from genai_commons import FileCollection, FileContent, Host, Modality, Request, ValidationError
 from genai_commons.testing import UsageRecorder
 from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.catalogue import configured, model_for_id
+from genai_commons_bedrock.catalog import configured, model_for_id
 from genai_commons_bedrock.settings import ModelEntry
 from genai_commons_bedrock.testing import LocalBedrock
 

@@ -21,7 +21,7 @@ from genai_commons import (
     ValidationError,
 )
 from genai_commons_bedrock import BedrockProvider
-from genai_commons_bedrock.catalogue import built_in, model_for_id, model_from_summary
+from genai_commons_bedrock.catalog import built_in, model_for_id, model_from_summary
 
 ARN = f"arn:aws:bedrock:{REGION}::foundation-model/amazon.rerank-v1:0"
 

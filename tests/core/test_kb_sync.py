@@ -40,7 +40,7 @@ class Synced(Provider):
     def retrieve(self, knowledge_base, query):  # pragma: no cover - not the subject here
         raise AssertionError
 
-    def sync_knowledge_base(self, knowledge_base, data_source_id, wait):
+    def ingest_from_source(self, knowledge_base, data_source_id, wait):
         self.calls.append((knowledge_base.collection, data_source_id, wait))
         if self.throttle_first:
             self.throttle_first = False
@@ -75,7 +75,7 @@ class AsyncSynced(Provider):
     def retrieve(self, knowledge_base, query):  # pragma: no cover
         raise AssertionError
 
-    async def sync_knowledge_base_async(self, knowledge_base, data_source_id, wait):
+    async def ingest_from_source_async(self, knowledge_base, data_source_id, wait):
         await asyncio.sleep(0)
         return SyncResult(jobs=[SyncJob(job_id="j", data_source_id="d", status="complete")], duration_ms=5.0)
 

@@ -133,7 +133,7 @@ def test_every_capability_hook_reaches_the_middleware(make_host: Any) -> None:
     seen = {call.hook for call in recorder.calls}
     # retrieve_and_generate_async and kb_sync_async: the provider has no native operation, so no
     # implementation answers and the call never reaches around_async (see the no-answer test)
-    assert seen == CAPABILITY_HOOKS - {"genai_retrieve_and_generate_async", "genai_kb_sync_async"}
+    assert seen == CAPABILITY_HOOKS - {"genai_retrieve_and_generate_async", "genai_ingest_from_source_async"}
     for call in recorder.calls:
         assert call.is_async == call.hook.endswith("_async")
         assert call.streaming == (call.operation in {"chat_stream", "invoke_agent"})
@@ -282,13 +282,13 @@ def test_a_middleware_changes_the_request_the_provider_sees(make_host: Any) -> N
     assert host.chat("fake:chat", "mail alice@example.com").text == "echo: mail [email]"
     assert fake.calls[0].payload.messages[-1].content == "mail [email]"
     host.register(_DropRequest(), name="drop")
-    with pytest.raises(PluginError, match="genai_kb_drop has no request"):  # nothing to replace
+    with pytest.raises(PluginError, match="genai_drop_collection has no request"):  # nothing to replace
         host.drop_collection("fake:docs")
 
 
 class _DropRequest(Middleware):
     def around(self, call: CapabilityCall, proceed: Proceed) -> Any:
-        return proceed(call.with_request("nothing")) if call.operation == "kb_drop" else proceed()
+        return proceed(call.with_request("nothing")) if call.operation == "drop_collection" else proceed()
 
 
 class Guardrail(Middleware):
@@ -357,7 +357,7 @@ def test_the_last_registered_middleware_is_the_outermost(make_host: Any) -> None
 
 
 def test_a_call_nobody_answers_reaches_each_middleware_once(make_host: Any) -> None:
-    """kb_sync for a knowledge base without a data source: no provider answers, and pluggy goes
+    """ingest_from_source for a knowledge base without a data source: no provider answers, and pluggy goes
     on to the implementations after the outer middleware; the inner one must not run again."""
     log: list[str] = []
     host = make_host(FakeProvider())

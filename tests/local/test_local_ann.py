@@ -46,7 +46,7 @@ def base_of(database: Path, dimension: int = 64) -> basefile.Base | None:
 
 
 def build(provider: LocalProvider, kb: KnowledgeBase) -> None:
-    result = provider.sync_knowledge_base(kb, None, True)
+    result = provider.ingest_from_source(kb, None, True)
     assert result.succeeded
 
 

@@ -71,7 +71,7 @@ def test_readers_follow_a_writer_in_another_process(tmp_path: Path, database: Pa
     exact = make_provider(index="exact")
     hnsw = make_provider(index="hnsw", hnsw_m=16)
     seed(exact, kb)
-    assert hnsw.sync_knowledge_base(kb, None, True).succeeded
+    assert hnsw.ingest_from_source(kb, None, True).succeeded
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     writer = subprocess.Popen(

@@ -247,7 +247,7 @@ def test_options_are_validated() -> None:
 
 
 def test_answers_mapped_from_the_wire() -> None:
-    from genai_commons_openai.wire import chat_response
+    from genai_commons_openai.chat_wire import chat_response
 
     refusal = chat_response(
         {

@@ -15,7 +15,7 @@ import pytest
 from genai_commons import ChunkCollection, Config, EmbeddingsOptions, Host, UnsupportedCapabilityError
 from genai_commons.testing import UsageRecorder
 from genai_commons_openai import OpenAIEmbeddingsOptions, OpenAIProvider
-from genai_commons_openai.embeddings import batches, vector
+from genai_commons_openai.embeddings_wire import batches, vector
 from genai_commons_openai.testing import FakeOpenAI
 
 

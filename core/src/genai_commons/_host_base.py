@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -127,6 +128,8 @@ class HostBase:
         name = name or getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
         try:
             self._register_object(obj, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"cannot register plugin {name!r}: {_renamed_hint(str(exc))}", plugin=name) from exc
         except ValueError as exc:
             raise ValidationError(f"cannot register plugin {name!r}: {exc}") from exc
         self._infos[name] = PluginInfo(name=name, version=getattr(obj, "version", None), source="in-process")
@@ -190,7 +193,7 @@ class HostBase:
         """The deployed models of every provider, or of one."""
         if provider is not None:
             self.provider(provider)
-        results = self._hook.genai_deployed_models(provider=provider)
+        results = self._hook.genai_models(provider=provider)
         return [m for models in results for m in models if provider is None or m.provider == provider]
 
     def model(self, ref: ModelRef) -> DeployedModel:
@@ -482,3 +485,24 @@ def _split_ref(ref: str, what: str) -> tuple[str, str]:
     if not sep or not provider or not name:
         raise ValidationError(f"{what} reference {ref!r} must be PROVIDER:ID, for example openai:gpt-4o-mini")
     return provider, name
+
+
+#: First-edition hook names and what they are called now (docs/hooks.md).
+_RENAMED_HOOKS = {
+    "genai_deployed_models": "genai_models",
+    "genai_kb_sync": "genai_ingest_from_source",
+    "genai_kb_stored_ids": "genai_stored_chunk_ids",
+    "genai_kb_delete": "genai_delete_chunks",
+    "genai_kb_drop": "genai_drop_collection",
+    "genai_kb_list_chunks": "genai_list_chunks",
+}
+
+
+def _renamed_hint(message: str) -> str:
+    """pluggy's message, with the hook's new name when it names a first-edition hook."""
+    for old, new in _RENAMED_HOOKS.items():
+        found = re.search(rf"\b{old}(_async)?\b", message)
+        if found:
+            suffix = found.group(1) or ""
+            return f"{message}; {old}{suffix} was renamed {new}{suffix} (see docs/hooks.md)"
+    return message

@@ -281,7 +281,7 @@ class KnowledgeCalls(HostBase):
             self._call(
                 kb.provider,
                 Capability.INGEST,
-                lambda: self._hook.genai_kb_stored_ids(knowledge_base=kb, source_ids=ids),
+                lambda: self._hook.genai_stored_chunk_ids(knowledge_base=kb, source_ids=ids),
             ),
         )
 
@@ -296,7 +296,7 @@ class KnowledgeCalls(HostBase):
             await self._call_async(
                 kb.provider,
                 Capability.INGEST,
-                lambda: self._hook.genai_kb_stored_ids_async(knowledge_base=kb, source_ids=ids),
+                lambda: self._hook.genai_stored_chunk_ids_async(knowledge_base=kb, source_ids=ids),
             ),
         )
 
@@ -307,7 +307,9 @@ class KnowledgeCalls(HostBase):
         return cast(
             int,
             self._call(
-                kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_delete(knowledge_base=kb, source_ids=ids)
+                kb.provider,
+                Capability.INGEST,
+                lambda: self._hook.genai_delete_chunks(knowledge_base=kb, source_ids=ids),
             ),
         )
 
@@ -320,7 +322,7 @@ class KnowledgeCalls(HostBase):
             await self._call_async(
                 kb.provider,
                 Capability.INGEST,
-                lambda: self._hook.genai_kb_delete_async(knowledge_base=kb, source_ids=ids),
+                lambda: self._hook.genai_delete_chunks_async(knowledge_base=kb, source_ids=ids),
             ),
         )
 
@@ -328,7 +330,8 @@ class KnowledgeCalls(HostBase):
         """Delete the knowledge base's collection; whether it existed."""
         kb = self._kb(knowledge_base, Capability.INGEST)
         return cast(
-            bool, self._call(kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_drop(knowledge_base=kb))
+            bool,
+            self._call(kb.provider, Capability.INGEST, lambda: self._hook.genai_drop_collection(knowledge_base=kb)),
         )
 
     async def adrop_collection(self, knowledge_base: KnowledgeBase | str) -> bool:
@@ -337,7 +340,7 @@ class KnowledgeCalls(HostBase):
         return cast(
             bool,
             await self._call_async(
-                kb.provider, Capability.INGEST, lambda: self._hook.genai_kb_drop_async(knowledge_base=kb)
+                kb.provider, Capability.INGEST, lambda: self._hook.genai_drop_collection_async(knowledge_base=kb)
             ),
         )
 
@@ -350,7 +353,7 @@ class KnowledgeCalls(HostBase):
         page = self._call(
             kb.provider,
             Capability.INGEST,
-            lambda: self._hook.genai_kb_list_chunks(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
+            lambda: self._hook.genai_list_chunks(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
         )
         return list(page)
 
@@ -363,7 +366,7 @@ class KnowledgeCalls(HostBase):
         page = await self._call_async(
             kb.provider,
             Capability.INGEST,
-            lambda: self._hook.genai_kb_list_chunks_async(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
+            lambda: self._hook.genai_list_chunks_async(knowledge_base=kb, filter=filter, offset=offset, limit=limit),
         )
         return list(page)
 
@@ -399,7 +402,7 @@ class KnowledgeCalls(HostBase):
         result = call_with_retry(
             self.config.retry,
             "sync",
-            lambda: self._hook.genai_kb_sync(knowledge_base=kb, data_source_id=data_source_id, wait=wait),
+            lambda: self._hook.genai_ingest_from_source(knowledge_base=kb, data_source_id=data_source_id, wait=wait),
         )
         return self._synced(kb, result, started)
 
@@ -412,7 +415,9 @@ class KnowledgeCalls(HostBase):
         started = time.perf_counter()
 
         async def attempt() -> SyncResult | None:
-            awaitable = self._hook.genai_kb_sync_async(knowledge_base=kb, data_source_id=data_source_id, wait=wait)
+            awaitable = self._hook.genai_ingest_from_source_async(
+                knowledge_base=kb, data_source_id=data_source_id, wait=wait
+            )
             return None if awaitable is None else await awaitable
 
         result = await call_with_retry_async(self.config.retry, "sync", attempt)

@@ -82,7 +82,7 @@ def genai_providers() -> Sequence[ProviderInfo]:
 
 
 @hookspec
-def genai_deployed_models(provider: str | None) -> Sequence[DeployedModel]:
+def genai_models(provider: str | None) -> Sequence[DeployedModel]:
     """**discovery** — the deployed models this plugin offers.
 
     :param provider: when set, only that provider's models are wanted; other plugins return an
@@ -334,7 +334,9 @@ def genai_retrieve_and_generate_async(
 
 
 @hookspec(firstresult=True)
-def genai_kb_sync(knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult | None:
+def genai_ingest_from_source(
+    knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+) -> SyncResult | None:
     """**capability** — start the provider-side ingestion of the knowledge base from its own data
     source (Bedrock's ingestion jobs: the service reads its bucket or site again), for a knowledge
     base that does not take chunks through :func:`genai_ingest`. Optional: when no plugin answers,
@@ -348,10 +350,10 @@ def genai_kb_sync(knowledge_base: KnowledgeBase, data_source_id: str | None, wai
 
 
 @hookspec(firstresult=True)
-def genai_kb_sync_async(
+def genai_ingest_from_source_async(
     knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
 ) -> Awaitable[SyncResult] | None:
-    """**capability** — :func:`genai_kb_sync`, returning an awaitable. Stops at the first
+    """**capability** — :func:`genai_ingest_from_source`, returning an awaitable. Stops at the first
     non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
@@ -366,7 +368,7 @@ def genai_kb_sync_async(
 
 
 @hookspec(firstresult=True)
-def genai_kb_stored_ids(
+def genai_stored_chunk_ids(
     knowledge_base: KnowledgeBase, source_ids: Sequence[str]
 ) -> Mapping[str, frozenset[str]] | None:
     """**capability** — the ids of the chunks stored for each of the source objects, so that
@@ -379,10 +381,10 @@ def genai_kb_stored_ids(
 
 
 @hookspec(firstresult=True)
-def genai_kb_stored_ids_async(
+def genai_stored_chunk_ids_async(
     knowledge_base: KnowledgeBase, source_ids: Sequence[str]
 ) -> Awaitable[Mapping[str, frozenset[str]]] | None:
-    """**capability** — :func:`genai_kb_stored_ids`, returning an awaitable. Stops at the first
+    """**capability** — :func:`genai_stored_chunk_ids`, returning an awaitable. Stops at the first
     non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
@@ -391,7 +393,7 @@ def genai_kb_stored_ids_async(
 
 
 @hookspec(firstresult=True)
-def genai_kb_delete(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
+def genai_delete_chunks(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
     """**capability** — delete the chunks of the given source objects, or every chunk of the
     collection when ``source_ids`` is None; returns how many were deleted. Stops at the first
     non-None result.
@@ -402,8 +404,8 @@ def genai_kb_delete(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | N
 
 
 @hookspec(firstresult=True)
-def genai_kb_delete_async(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> Awaitable[int] | None:
-    """**capability** — :func:`genai_kb_delete`, returning an awaitable. Stops at the first
+def genai_delete_chunks_async(knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> Awaitable[int] | None:
+    """**capability** — :func:`genai_delete_chunks`, returning an awaitable. Stops at the first
     non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
@@ -412,7 +414,7 @@ def genai_kb_delete_async(knowledge_base: KnowledgeBase, source_ids: Sequence[st
 
 
 @hookspec(firstresult=True)
-def genai_kb_drop(knowledge_base: KnowledgeBase) -> bool | None:
+def genai_drop_collection(knowledge_base: KnowledgeBase) -> bool | None:
     """**capability** — delete the knowledge base's collection itself; returns whether it
     existed. Stops at the first non-None result.
 
@@ -421,8 +423,8 @@ def genai_kb_drop(knowledge_base: KnowledgeBase) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def genai_kb_drop_async(knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
-    """**capability** — :func:`genai_kb_drop`, returning an awaitable. Stops at the first
+def genai_drop_collection_async(knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
+    """**capability** — :func:`genai_drop_collection`, returning an awaitable. Stops at the first
     non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.
@@ -430,7 +432,7 @@ def genai_kb_drop_async(knowledge_base: KnowledgeBase) -> Awaitable[bool] | None
 
 
 @hookspec(firstresult=True)
-def genai_kb_list_chunks(
+def genai_list_chunks(
     knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
 ) -> Sequence[KnowledgeBaseChunk] | None:
     """**capability** — one page of the stored chunks, without vectors, in a stable order (by
@@ -444,10 +446,10 @@ def genai_kb_list_chunks(
 
 
 @hookspec(firstresult=True)
-def genai_kb_list_chunks_async(
+def genai_list_chunks_async(
     knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
 ) -> Awaitable[Sequence[KnowledgeBaseChunk]] | None:
-    """**capability** — :func:`genai_kb_list_chunks`, returning an awaitable. Stops at the first
+    """**capability** — :func:`genai_list_chunks`, returning an awaitable. Stops at the first
     non-None result.
 
     :param knowledge_base: the knowledge base; answer only if its provider is yours.

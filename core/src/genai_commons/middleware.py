@@ -62,8 +62,8 @@ class CapabilityCall:
     hook: str
     #: The operation: the hook's name without ``genai_`` and ``_async`` (``chat``, ``chat_stream``,
     #: ``embed``, ``count_tokens``, ``generate_image``, ``rerank``, ``retrieve``, ``ingest``,
-    #: ``retrieve_and_generate``, ``kb_sync``, ``kb_stored_ids``, ``kb_delete``, ``kb_drop``,
-    #: ``kb_list_chunks``, ``invoke_agent``).
+    #: ``retrieve_and_generate``, ``ingest_from_source``, ``stored_chunk_ids``, ``delete_chunks``, ``drop_collection``,
+    #: ``list_chunks``, ``invoke_agent``).
     operation: str
     #: The capability the call belongs to; None for ``count_tokens`` (any model may answer it).
     capability: Capability | None
@@ -77,7 +77,7 @@ class CapabilityCall:
     agent: Agent | None = None
     #: The hook's main argument: the chat or rerank :class:`Request`, the chunks to embed or
     #: ingest, the image prompt, the retrieval query, the agent request, the texts to count, the
-    #: source ids or the filter of a knowledge-base operation; None for ``kb_drop``.
+    #: source ids or the filter of a knowledge-base operation; None for ``drop_collection``.
     request: object = None
     #: Every argument of the hook, by parameter name (read-only).
     arguments: Mapping[str, object] = attrs.field(factory=dict, converter=_read_only)
@@ -303,11 +303,11 @@ _CAPABILITIES: dict[str, Capability | None] = {
     "retrieve": Capability.RETRIEVE,
     "retrieve_and_generate": Capability.RETRIEVE,
     "ingest": Capability.INGEST,
-    "kb_sync": Capability.INGEST,
-    "kb_stored_ids": Capability.INGEST,
-    "kb_delete": Capability.INGEST,
-    "kb_drop": Capability.INGEST,
-    "kb_list_chunks": Capability.INGEST,
+    "ingest_from_source": Capability.INGEST,
+    "stored_chunk_ids": Capability.INGEST,
+    "delete_chunks": Capability.INGEST,
+    "drop_collection": Capability.INGEST,
+    "list_chunks": Capability.INGEST,
     "invoke_agent": Capability.AGENT,
 }
 _STREAMS = frozenset({"chat_stream", "invoke_agent"})

@@ -6,7 +6,7 @@ Subclass :class:`Provider`, set ``name``, and override the methods of the capabi
 that ingests also manages its collections (``stored_chunk_ids``, ``delete_chunks``,
 ``drop_collection``, ``list_chunks``); one with a native retrieve-and-generate operation overrides
 ``retrieve_and_generate``; one whose knowledge bases ingest from their own data source (Bedrock's
-ingestion jobs) overrides ``sync_knowledge_base``. The base
+ingestion jobs) overrides ``ingest_from_source``. The base
 class implements every hook: it answers only for its own provider name, declares the capabilities
 you overrode, and runs sync methods in a worker thread for the async API when you did not write an
 async one. Register the class (not an instance) as an entry point in the group ``genai_commons``;
@@ -223,25 +223,25 @@ class Provider:
             or cls.retrieve_and_generate_async is not Provider.retrieve_and_generate_async
         )
 
-    def sync_knowledge_base(
+    def ingest_from_source(
         self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
     ) -> SyncResult | None:
         """Start the provider-side ingestion from the knowledge base's own data source; None (the
         default) when its knowledge bases have none."""
-        if type(self).sync_knowledge_base_async is not Provider.sync_knowledge_base_async:
-            return _run_sync(self.sync_knowledge_base_async(knowledge_base, data_source_id, wait))
+        if type(self).ingest_from_source_async is not Provider.ingest_from_source_async:
+            return _run_sync(self.ingest_from_source_async(knowledge_base, data_source_id, wait))
         return None
 
-    async def sync_knowledge_base_async(
+    async def ingest_from_source_async(
         self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
     ) -> SyncResult | None:
-        return await _to_thread(self.sync_knowledge_base, knowledge_base, data_source_id, wait)
+        return await _to_thread(self.ingest_from_source, knowledge_base, data_source_id, wait)
 
     def _has_sync(self) -> bool:
         cls = type(self)
         return (
-            cls.sync_knowledge_base is not Provider.sync_knowledge_base
-            or cls.sync_knowledge_base_async is not Provider.sync_knowledge_base_async
+            cls.ingest_from_source is not Provider.ingest_from_source
+            or cls.ingest_from_source_async is not Provider.ingest_from_source_async
         )
 
     def stored_chunk_ids(
@@ -311,7 +311,7 @@ class Provider:
         return [self.info()]
 
     @hookimpl
-    def genai_deployed_models(self, provider: str | None) -> Sequence[DeployedModel]:
+    def genai_models(self, provider: str | None) -> Sequence[DeployedModel]:
         return list(self.models()) if provider in (None, self.name) else []
 
     @hookimpl
@@ -415,27 +415,29 @@ class Provider:
         return self.retrieve_and_generate_async(knowledge_base, model, request, query)
 
     @hookimpl
-    def genai_kb_sync(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult | None:
+    def genai_ingest_from_source(
+        self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
+    ) -> SyncResult | None:
         if knowledge_base.provider != self.name:
             return None
-        return self.sync_knowledge_base(knowledge_base, data_source_id, wait)
+        return self.ingest_from_source(knowledge_base, data_source_id, wait)
 
     @hookimpl
-    def genai_kb_sync_async(
+    def genai_ingest_from_source_async(
         self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool
     ) -> Awaitable[SyncResult | None] | None:
         if knowledge_base.provider != self.name or not self._has_sync():
             return None
-        return self.sync_knowledge_base_async(knowledge_base, data_source_id, wait)
+        return self.ingest_from_source_async(knowledge_base, data_source_id, wait)
 
     @hookimpl
-    def genai_kb_stored_ids(
+    def genai_stored_chunk_ids(
         self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
     ) -> Mapping[str, frozenset[str]] | None:
         return self.stored_chunk_ids(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
 
     @hookimpl
-    def genai_kb_stored_ids_async(
+    def genai_stored_chunk_ids_async(
         self, knowledge_base: KnowledgeBase, source_ids: Sequence[str]
     ) -> Awaitable[Mapping[str, frozenset[str]]] | None:
         if knowledge_base.provider != self.name:
@@ -443,25 +445,25 @@ class Provider:
         return self.stored_chunk_ids_async(knowledge_base, source_ids)
 
     @hookimpl
-    def genai_kb_delete(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
+    def genai_delete_chunks(self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None) -> int | None:
         return self.delete_chunks(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
 
     @hookimpl
-    def genai_kb_delete_async(
+    def genai_delete_chunks_async(
         self, knowledge_base: KnowledgeBase, source_ids: Sequence[str] | None
     ) -> Awaitable[int] | None:
         return self.delete_chunks_async(knowledge_base, source_ids) if knowledge_base.provider == self.name else None
 
     @hookimpl
-    def genai_kb_drop(self, knowledge_base: KnowledgeBase) -> bool | None:
+    def genai_drop_collection(self, knowledge_base: KnowledgeBase) -> bool | None:
         return self.drop_collection(knowledge_base) if knowledge_base.provider == self.name else None
 
     @hookimpl
-    def genai_kb_drop_async(self, knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
+    def genai_drop_collection_async(self, knowledge_base: KnowledgeBase) -> Awaitable[bool] | None:
         return self.drop_collection_async(knowledge_base) if knowledge_base.provider == self.name else None
 
     @hookimpl
-    def genai_kb_list_chunks(
+    def genai_list_chunks(
         self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
     ) -> Sequence[KnowledgeBaseChunk] | None:
         if knowledge_base.provider != self.name:
@@ -469,7 +471,7 @@ class Provider:
         return self.list_chunks(knowledge_base, filter, offset, limit)
 
     @hookimpl
-    def genai_kb_list_chunks_async(
+    def genai_list_chunks_async(
         self, knowledge_base: KnowledgeBase, filter: Filter | None, offset: int, limit: int
     ) -> Awaitable[Sequence[KnowledgeBaseChunk]] | None:
         if knowledge_base.provider != self.name:

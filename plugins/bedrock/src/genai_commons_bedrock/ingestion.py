@@ -4,7 +4,7 @@ until a job has finished, with progress and a timeout.
 
 Bedrock only answers from what existed at the last sync, so a data source is synchronised
 whenever its documents change (the connector's *Adding Data from Your App*). :func:`sync` is the
-core's ``genai_kb_sync``: one job per data source, optionally waited for.
+core's ``genai_ingest_from_source``: one job per data source, optionally waited for.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Amazon Bedrock provider: settings, the model catalogue, and one short method per capability,
-each delegating to its module (``chat``, ``embeddings``, ``images``, ``invoke``, ``catalogue``,
+each delegating to its module (``chat``, ``embeddings``, ``images``, ``invoke``, ``catalog``,
 ``knowledge``, ``rag``, ``ingestion``, ``agents``)."""
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class BedrockProvider(Provider):
         return self._models
 
     def _catalogue(self) -> list[DeployedModel]:
-        from . import catalogue  # noqa: PLC0415
+        from . import catalog  # noqa: PLC0415
 
         settings = self.bedrock_settings
         listed = None
@@ -173,27 +173,27 @@ class BedrockProvider(Provider):
                     advice="showing the configured or built-in models; set list_models = false to skip listing",
                 )
         if listed is None:
-            shown = catalogue.configured(settings.models, None) or catalogue.built_in()
+            shown = catalog.configured(settings.models, None) or catalog.built_in()
             return [attrs.evolve(m, active=False) for m in shown] if self._not_set_up else shown
         if not settings.models:
             return listed
         by_id = {m.model_id: m for m in listed}
-        chosen = catalogue.configured(settings.models, by_id)
-        catalogue.warn_about_lifecycle(chosen, by_id, complete=not settings.model_filters)
+        chosen = catalog.configured(settings.models, by_id)
+        catalog.warn_about_lifecycle(chosen, by_id, complete=not settings.model_filters)
         return chosen
 
     def resolve_model(self, model_id: str) -> DeployedModel | None:
         """Any model id, inference-profile id or ARN: from the catalogue when it was listed, else
         described by its family (no network)."""
-        from . import catalogue  # noqa: PLC0415
+        from . import catalog  # noqa: PLC0415
 
         for model in () if self._not_set_up else self._models or ():  # inactive only until AWS is set up
             if model.model_id == model_id:
                 return model
         entry = next((e for e in self.bedrock_settings.models if e.model_id == model_id), None)
         if entry is not None:
-            return catalogue.model_for_id(model_id, display_name=entry.display_name, like=entry.like)
-        return catalogue.model_for_id(model_id)
+            return catalog.model_for_id(model_id, display_name=entry.display_name, like=entry.like)
+        return catalog.model_for_id(model_id)
 
     def list_foundation_models(
         self,
@@ -215,10 +215,10 @@ class BedrockProvider(Provider):
             )
             if value
         }
-        from . import catalogue  # noqa: PLC0415
+        from . import catalog  # noqa: PLC0415
 
         client = self.clients.client(CONTROL)
-        return catalogue.list_foundation_models(client, filters, region=self.clients.region(CONTROL))
+        return catalog.list_foundation_models(client, filters, region=self.clients.region(CONTROL))
 
     # -- capabilities -----------------------------------------------------------------------
 
@@ -320,7 +320,7 @@ class BedrockProvider(Provider):
         client, region = self._client(AGENT_RUNTIME)
         return rag.retrieve_and_generate(client, knowledge_base, model, request, query, region=region)
 
-    def sync_knowledge_base(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
+    def ingest_from_source(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
         """An ingestion job per data source (or for the one given), waited for up to
         ``ingestion_timeout`` seconds when ``wait``."""
         from . import ingestion  # noqa: PLC0415

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .store import CollectionInfo, KnowledgeStore
 
 NAME = "local"
-#: The one data source of a local collection, for :meth:`LocalProvider.sync_knowledge_base`: its search index.
+#: The one data source of a local collection, for :meth:`LocalProvider.ingest_from_source`: its search index.
 INDEX_SOURCE = "index"
 
 
@@ -233,7 +233,7 @@ class LocalProvider(Provider):
                 searcher.forget(info)
         return info is not None
 
-    def sync_knowledge_base(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
+    def ingest_from_source(self, knowledge_base: KnowledgeBase, data_source_id: str | None, wait: bool) -> SyncResult:
         """Bring the collection's search index (its base: the HNSW graph, or the vectors of a large
         collection) up to date with its chunks: now when ``wait``, else in the background. One job,
         data source ``index``."""

@@ -1,6 +1,6 @@
 """Chat calls: one request to ``chat/completions``, plain or streamed, each described once and run
 sync or async by the core's driver. The provider gives the endpoint, the driver and the model's
-spec; :mod:`.wire` builds the body and reads the answer, :mod:`.stream` reads event streams, and
+spec; :mod:`.chat_wire` builds the body and reads the answer, :mod:`.stream` reads event streams, and
 every failure is translated (:mod:`genai_commons.http`, :mod:`.errors`), raised ``from`` its cause.
 """
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from genai_commons.http import Call, Operation
 
 from .calls import Api, parsed, post
+from .chat_wire import chat_body, chat_response
 from .errors import translated_errors
 from .options import OpenAIChatOptions
 from .stream import aiter_events, iter_events
-from .wire import chat_body, chat_response
 
 if TYPE_CHECKING:
     from genai_commons import ChatStreamEvent, DeployedModel, Request, Response

@@ -202,24 +202,24 @@ class OpenAIProvider(Provider):
         return chat_stream_async(self, model, request)
 
     def embed(self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions) -> EmbeddingsResponse:
-        from .embed import embed  # noqa: PLC0415
+        from .embeddings import embed  # noqa: PLC0415
 
         return embed(self, model, chunks, options)
 
     async def embed_async(
         self, model: DeployedModel, chunks: ChunkCollection, options: EmbeddingsOptions
     ) -> EmbeddingsResponse:
-        from .embed import embed_async  # noqa: PLC0415
+        from .embeddings import embed_async  # noqa: PLC0415
 
         return await embed_async(self, model, chunks, options)
 
     def generate_image(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
-        from .generate import generate_image  # noqa: PLC0415
+        from .images import generate_image  # noqa: PLC0415
 
         return generate_image(self, model, prompt, options)
 
     async def generate_image_async(self, model: DeployedModel, prompt: str, options: ImageOptions) -> Response:
-        from .generate import generate_image_async  # noqa: PLC0415
+        from .images import generate_image_async  # noqa: PLC0415
 
         return await generate_image_async(self, model, prompt, options)
 

@@ -23,8 +23,8 @@ from genai_commons import ChatStreamEvent, StopReason, StreamEnd, TextDelta, Too
 from genai_commons.formats.sse import Event, EventDecoder, InvalidUTF8
 from genai_commons.jsonparse import loads
 
+from .chat_wire import chat_response, stop_reason
 from .errors import ErrorEvent, MalformedAnswer, TruncatedStream
-from .wire import chat_response, stop_reason
 
 if TYPE_CHECKING:
     import httpx
