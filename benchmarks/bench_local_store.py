@@ -230,11 +230,16 @@ def main() -> None:
             keep = labels < percent
             where = Range(key="n", lt=percent)
             kept_ids = np.flatnonzero(keep)
-            filtered_s, answers, expected = [], [], []
-            for q in queries[: max(20, args.queries // 2)]:
-                scores = matrix[kept_ids] @ q
-                best = kept_ids[np.argsort(-scores)[:k]]
-                expected.append({f"chunk-{i}" for i in best})
+            chosen = queries[: max(20, args.queries // 2)]
+            # The exact answers first, in a pass of their own: scoring the kept rows reads up to the
+            # whole matrix, which would leave the timed query that follows it a cold cache (the
+            # unfiltered queries above are timed without such a scan between them).
+            expected = []
+            for q in chosen:
+                scores = (matrix @ q)[kept_ids]
+                expected.append({f"chunk-{i}" for i in kept_ids[np.argsort(-scores)[:k]]})
+            filtered_s, answers = [], []
+            for q in chosen:
                 started = time.perf_counter()
                 answers.append(hnsw.retrieve(kb, RetrievalQuery(vector=q, k=k, filter=where)))
                 filtered_s.append(time.perf_counter() - started)
