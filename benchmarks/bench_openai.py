@@ -9,9 +9,16 @@ separate process), in the same run. Targets (issue 3):
   float arrays), shown next to parsing the same vectors as JSON floats;
 * import of the core plus this plugin <= 1.2 x ``python -c "import httpx"``.
 
+Targets (issue 15), measured next to the floor:
+
+* async client CPU per call at 64 in flight <= 300 us, with a minimal aiohttp client (the floor)
+  beside raw httpx and the plugin (which runs on aiohttp when it is installed: ``genai_commons.http.aio``);
+* a whole process that imports, builds a host and makes one call <= 1.15 x the same program written
+  with raw httpx (interleaved processes, bytecode caches written as an installed package has them).
+
 The OpenAI SDK and LiteLLM are measured too when they are installed (they are not dependencies).
 
-    .venv/bin/python benchmarks/bench_openai.py [--pairs 3000] [--requests 2000] [--runs 30]
+    .venv/bin/python benchmarks/bench_openai.py [--pairs 3000] [--requests 2000] [--runs 30] [--only async]
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ KEY = "sk-test"
 MODEL = "gpt-4o-mini"
 PROMPT = "Say hello to the benchmark"
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+#: Client CPU per async call at 64 in flight, server answering at once (issue 15).
+CPU_TARGET = 300.0
+#: Whole processes, one call each: the plugin's at most this many times raw httpx's (issue 15).
+ONE_CALL_TARGET = 1.15
 
 
 def start_server(latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
@@ -199,9 +210,28 @@ async def _throughput(call: Callable[[], Any], total: int, concurrency: int) -> 
     return total / (time.perf_counter() - started), (time.process_time() - cpu) / total * 1e6
 
 
+def _aiohttp_floor(url: str, payload: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], Any]] | None:
+    """A minimal aiohttp client making the same call (the floor of client CPU per async call), and
+    what closes it; None when aiohttp is not installed. Made inside the running loop."""
+    if importlib.util.find_spec("aiohttp") is None:
+        return None
+    import aiohttp
+
+    session = aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {KEY}"}, connector=aiohttp.TCPConnector(limit=LIMITS.max_connections or 100)
+    )
+
+    async def call() -> str:
+        async with session.post(f"{url}/chat/completions", json=payload) as answer:
+            return str((await answer.json())["choices"][0]["message"]["content"])
+
+    return call, session.close
+
+
 def bench_async(url: str, host: Host, total: int, label: str, concurrency: int = 64, rounds: int = 9) -> None:
     payload = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
     request = Request.from_prompt(PROMPT)
+    floors: list[tuple[float, float]] = []
 
     async def run() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         raw = httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, limits=LIMITS)
@@ -213,14 +243,21 @@ def bench_async(url: str, host: Host, total: int, label: str, concurrency: int =
         async def plugin_call() -> str:
             return (await host.achat(f"openai:{MODEL}", request)).text
 
+        floor = _aiohttp_floor(url, payload)
         await _throughput(raw_call, 300, concurrency)
         await _throughput(plugin_call, 300, concurrency)
+        if floor is not None:
+            await _throughput(floor[0], 300, concurrency)
         raws, plugins = [], []
         for i in range(rounds):
             order = [(raws, raw_call), (plugins, plugin_call)]
+            if floor is not None:
+                order.append((floors, floor[0]))
             for samples, call in order if i % 2 == 0 else order[::-1]:
                 samples.append(await _throughput(call, total, concurrency))
         await raw.aclose()
+        if floor is not None:
+            await floor[1]()
         return raws, plugins
 
     raws, plugins = asyncio.run(run())
@@ -230,26 +267,51 @@ def bench_async(url: str, host: Host, total: int, label: str, concurrency: int =
     print(f"\n== async throughput, {concurrency} concurrent requests, same pool limits, {label} ({total} x {rounds})")
     print(f"raw httpx.AsyncClient   median {raw_rate:7.0f} requests/s  client CPU {raw_cpu:7.1f} us/request")
     print(f"host.achat              median {plugin_rate:7.0f} requests/s  client CPU {plugin_cpu:7.1f} us/request")
+    floor_rate = statistics.median(r for r, _ in floors) if floors else None
+    floor_cpu = statistics.median(c for _, c in floors) if floors else None
+    if floor_rate is not None and floor_cpu is not None:
+        print(f"aiohttp (the floor)     median {floor_rate:7.0f} requests/s  client CPU {floor_cpu:7.1f} us/request")
     print(f"median ratio of interleaved rounds {ratios:.3f}   target >= 1.0: {'met' if ratios >= 1.0 else 'NOT met'}")
+    print(f"host.achat client CPU {plugin_cpu:.1f} us/request   target <= {CPU_TARGET:.0f}: "
+          f"{'met' if plugin_cpu <= CPU_TARGET else 'NOT met'} (async transport: {_async_transport()})")  # fmt: skip
     raw_name = "raw httpx.AsyncClient"
+    floor_entry = [("aiohttp (the floor)", floor_rate, "" if floors else "aiohttp not installed")]
     results.measure(
         "async",
         f"async throughput, {concurrency} concurrent, {label}",
         "requests/s",
         ("host.achat", plugin_rate),
-        [(raw_name, raw_rate)],
+        [(raw_name, raw_rate), *floor_entry],
         goal=results.target(">= raw httpx", ratios, ">=", 1.0, unit="ratio", figure="median ratio of rounds"),
+        note=f"async transport: {_async_transport()}",
     )
     results.measure(
-        "async", f"client CPU per request, {label}", "us", ("host.achat", plugin_cpu), [(raw_name, raw_cpu)]
+        "async",
+        f"client CPU per request, {label}",
+        "us",
+        ("host.achat", plugin_cpu),
+        [(raw_name, raw_cpu), ("aiohttp (the floor)", floor_cpu, floor_entry[0][2])],
+        goal=results.target(f"<= {CPU_TARGET:.0f} us", plugin_cpu, "<=", CPU_TARGET, unit="us", figure="median"),
+        note=f"async transport: {_async_transport()}",
     )
     results.series(
         f"openai_async_rounds_{results.slug(label)}",
         f"async throughput, {concurrency} concurrent requests, {label}: interleaved rounds",
         "requests/s",
         "rounds",
-        {raw_name: [rate for rate, _ in raws], "host.achat": [rate for rate, _ in plugins]},
+        {
+            raw_name: [rate for rate, _ in raws],
+            "host.achat": [rate for rate, _ in plugins],
+            **({"aiohttp (the floor)": [rate for rate, _ in floors]} if floors else {}),
+        },
     )
+
+
+def _async_transport() -> str:
+    """What the plugin's async calls go through here (``genai_commons.http.aio``)."""
+    if os.environ.get("GENAI_ASYNC_HTTP", "").strip().lower() == "httpx":
+        return "httpx (GENAI_ASYNC_HTTP=httpx)"
+    return "aiohttp" if importlib.util.find_spec("aiohttp") is not None else "httpx (aiohttp not installed)"
 
 
 def bench_async_in_process(home: str, total: int, concurrency: int = 64, rounds: int = 9) -> None:
@@ -416,8 +478,16 @@ def bench_embeddings(url: str, host: Host, calls: int) -> None:
 # -- 5. import time -------------------------------------------------------------------------------
 
 
+def _process_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured process: bytecode caches written and used, as for an installed
+    package (pip compiles its modules when it installs them; with ``PYTHONDONTWRITEBYTECODE`` set,
+    this checkout's modules would be compiled again in every process, and httpx's would not)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+
+
 def bench_import(runs: int) -> None:
-    env = {**os.environ, "GENAI_HOME": tempfile.mkdtemp(), "GENAI_PLUGINS_ALLOW": "openai,azure"}
+    env = _process_env(GENAI_HOME=tempfile.mkdtemp(), GENAI_PLUGINS_ALLOW="openai,azure")
     commands = {
         "import httpx": "import httpx",
         "import genai_commons, genai_commons_openai": "import genai_commons, genai_commons_openai",
@@ -461,13 +531,76 @@ def bench_import(runs: int) -> None:
     )
 
 
+# -- 6. one call, whole processes ------------------------------------------------------------------
+
+
+def bench_one_call(url: str, runs: int) -> None:
+    """A whole ``python -c`` process that imports, builds a host and makes one chat call, against the
+    same program written with raw httpx, interleaved."""
+    env = _process_env(
+        GENAI_HOME=tempfile.mkdtemp(), GENAI_PLUGINS_ALLOW="openai", OPENAI_BASE_URL=url, OPENAI_API_KEY=KEY
+    )
+    body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]}
+    commands = {
+        "raw httpx": (
+            f"import httpx; print(httpx.post({f'{url}/chat/completions'!r}, json={body!r}, "
+            f"headers={{'Authorization': 'Bearer {KEY}'}}).json()['choices'][0]['message']['content'])"
+        ),
+        "genai_commons: Host().chat": (
+            f"import genai_commons; print(genai_commons.Host().chat('openai:{MODEL}', {PROMPT!r}).text)"
+        ),
+    }
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    for code in commands.values():  # warm the file-system cache, write the bytecode caches
+        run(code)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for i in range(runs):
+        for name in list(commands) if i % 2 == 0 else list(commands)[::-1]:
+            times[name].append(run(commands[name]))
+    raw, subject = (statistics.median(values) for values in times.values())
+    ratio = statistics.median(p / r for r, p in zip(*times.values(), strict=True))
+    print(f"\n== one call, whole processes ({runs} interleaved runs): import, build, one chat call")
+    print(f"raw httpx (httpx.post)              median {raw * 1000:7.1f} ms")
+    print(f"import genai_commons; Host().chat   median {subject * 1000:7.1f} ms")
+    verdict = "met" if ratio <= ONE_CALL_TARGET else "NOT met"
+    print(f"median ratio of runs {ratio:.2f}   target <= {ONE_CALL_TARGET}: {verdict}")
+    results.measure(
+        "onecall",
+        "one chat call in a whole process (import, Host(), call), median",
+        "ms",
+        ("import genai_commons; Host().chat", subject * 1000),
+        [("raw httpx.post", raw * 1000)],
+        goal=results.target(
+            f"<= {ONE_CALL_TARGET} x raw httpx",
+            ratio,
+            "<=",
+            ONE_CALL_TARGET,
+            unit="ratio",
+            figure="median ratio of runs",
+        ),
+        group="import_time",
+    )
+    results.series(
+        "openai_one_call_runs",
+        "one chat call, whole processes, interleaved runs",
+        "ms",
+        "samples",
+        {name: [value * 1000 for value in values] for name, values in times.items()},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3000, help="interleaved call pairs (chat, first delta)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per async throughput round")
     parser.add_argument("--embeddings", type=int, default=10, help="embedding calls per round")
     parser.add_argument("--runs", type=int, default=30, help="process runs per import measurement")
-    parser.add_argument("--only", choices=["chat", "async", "stream", "embed", "import"], action="append")
+    parser.add_argument("--only", choices=["chat", "async", "stream", "embed", "import", "onecall"], action="append")
     results.add_argument(parser)
     args = parser.parse_args()
     results.start(args.json)
@@ -475,7 +608,7 @@ def main() -> None:
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO), cache_logger_on_first_use=True
     )
-    only = set(args.only or ["chat", "async", "stream", "embed", "import"])
+    only = set(args.only or ["chat", "async", "stream", "embed", "import", "onecall"])
     process, url = start_server()
     print(f"fake OpenAI server (separate process) at {url}; python {sys.version.split()[0]}, httpx {httpx.__version__}")
     try:
@@ -499,6 +632,8 @@ def main() -> None:
             if "embed" in only:
                 bench_embeddings(url, host, args.embeddings)
             host.close()
+            if "onecall" in only:
+                bench_one_call(url, args.runs)
     finally:
         process.terminate()
         process.wait()

@@ -35,7 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     results.start(args.json)
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "GENAI_HOME": home}
+        # bytecode caches written and used, as an installed package has them (pip compiles on install)
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "GENAI_HOME": home}
         for code in (BASELINE, SUBJECT):  # warm the file-system cache
             run(code, env)
         baseline, subject = [], []

@@ -24,14 +24,16 @@ setting to raise. Import it with the first call, not with the plugin: it imports
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import deadlines
-from ._decoding import Decoder, decoder_for
 
-__all__ = ["AnswerTooLarge", "cap", "hooks", "within_deadline"]
+if TYPE_CHECKING:
+    from ._decoding import Decoder
+
+__all__ = ["AnswerTooLarge", "cap", "capped_stream", "hooks", "within_deadline"]
 
 
 class AnswerTooLarge(Exception):
@@ -63,6 +65,8 @@ class _Capped(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._decoder: Decoder | None = None
         self._decoded = ""
         if codings:
+            from ._decoding import decoder_for  # noqa: PLC0415 - only a compressed answer needs it
+
             found = decoder_for(codings, self._counter)
             if found is not None:
                 self._decoder, self._decoded = found
@@ -126,6 +130,12 @@ def cap(response: httpx.Response, limit: int) -> None:
     if capped.decodes:
         del response.headers["content-encoding"]  # decoded here: httpx must not decode it again
     response.stream = capped
+
+
+def capped_stream(stream: Any, limit: int, status: int, codings: list[str]) -> AsyncIterator[bytes]:
+    """``stream`` (the async iterable of an answer's body as received, by a client other than
+    httpx) counted, deadline-checked and decoded as :func:`cap` does to an httpx answer."""
+    return _Capped(stream, limit, status, codings).__aiter__()
 
 
 def within_deadline(request: httpx.Request) -> None:

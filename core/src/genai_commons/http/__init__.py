@@ -5,6 +5,8 @@
 - :mod:`.clients` — :class:`Clients` and :class:`ClientOptions`: pooled httpx clients, one async
   client per event loop, answer caps and deadlines;
 - :mod:`.driver` — :class:`Driver`: runs operations and event streams, errors mapped and redacted;
+- :mod:`.aio` — the async driver's calls and streams over aiohttp, when it is installed (the
+  ``aiohttp`` extra), with the same errors as over httpx;
 - :mod:`.errors` — :func:`retry_after`, :func:`status_error` and the mapping of transport failures.
 
 See ``docs/plugin-authors.md`` for a complete provider written on it. Importing this package does not

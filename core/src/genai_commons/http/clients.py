@@ -11,8 +11,10 @@ in a short script) is closed by a :func:`weakref.finalize`. An ``httpx.AsyncClie
 the event loop it first ran on (its pooled connections do), so a call from another loop gets its
 own client; clients of loops that have ended are dropped.
 
-Plain request-and-answer exchanges of the async driver (:class:`AsyncExchange`) go straight to the
-async client's transport, sharing its connection pool (:mod:`.pool`): the client's per-request
+The async driver's calls and streams go through aiohttp when it is installed (:mod:`.aio`, the
+``aiohttp`` extra; ``GENAI_ASYNC_HTTP=httpx`` in the environment keeps them on httpx). Over httpx,
+plain request-and-answer exchanges (:class:`AsyncExchange`) go straight to the async client's
+transport, sharing its connection pool (:mod:`.pool`): the client's per-request
 machinery (merging URLs, headers, cookies and timeouts, auth and redirect flows) costs more CPU
 than the rest of a call, and the driver uses none of it. Streams, and every call when an HTTP(S)
 proxy is set in the environment (which only a client routes through), go through the client.
@@ -24,6 +26,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
+
+    from .aio import AiohttpExchange
 
 __all__ = ["AsyncExchange", "ClientOptions", "Clients"]
 
@@ -126,8 +131,37 @@ class AsyncExchange:
             )
         return response
 
+    def stream(
+        self, method: str, url: httpx.URL | str, *, content: bytes | None, headers: dict[str, str] | None, timeout: Any
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """Open a streamed request through the client."""
+        return self.client.stream(method, url, content=content, headers=headers, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
 
 _httpx_log = logging.getLogger("httpx")
+
+
+def _aiohttp_wanted() -> bool:
+    """Whether plain async exchanges go through aiohttp: when it is installed, unless
+    ``GENAI_ASYNC_HTTP`` says ``httpx``."""
+    import os  # noqa: PLC0415
+
+    choice = os.environ.get("GENAI_ASYNC_HTTP", "").strip().lower()
+    if choice == "httpx":
+        return False
+    import importlib.util  # noqa: PLC0415
+
+    installed = importlib.util.find_spec("aiohttp") is not None
+    if choice == "aiohttp" and not installed:
+        from ..errors import ConfigurationError  # noqa: PLC0415
+
+        raise ConfigurationError(
+            'GENAI_ASYNC_HTTP is "aiohttp" but aiohttp is not installed: pip install "genai-commons[aiohttp]"'
+        )
+    return installed
 
 
 def _proxied() -> bool:
@@ -145,7 +179,7 @@ class _State:
         self.lock = threading.Lock()
         self.sync: httpx.Client | None = None
         #: id(loop) -> (weak reference to the loop, its client and exchange)
-        self.by_loop: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncExchange]] = {}
+        self.by_loop: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncExchange | AiohttpExchange]] = {}
         self.pending: set[Any] = set()
         self.threads: ThreadPoolExecutor | None = None
 
@@ -159,10 +193,12 @@ class _State:
         if threads is not None:
             threads.shutdown(wait=False, cancel_futures=True)
         for loop_ref, exchange in clients:
-            _close_async(loop_ref(), exchange.client, self.pending)
+            _close_async(loop_ref(), exchange, self.pending)
 
 
-def _close_async(loop: asyncio.AbstractEventLoop | None, client: httpx.AsyncClient, pending: set[Any]) -> None:
+def _close_async(
+    loop: asyncio.AbstractEventLoop | None, client: AsyncExchange | AiohttpExchange, pending: set[Any]
+) -> None:
     """Close an async client from sync code: on its loop when that loop can still run, else by
     letting it go (a closed loop's connections are released when they are collected)."""
     if loop is None or loop.is_closed():
@@ -257,7 +293,7 @@ class Clients:
         """The pooled async client of the running event loop."""
         return self.exchange().client
 
-    def exchange(self) -> AsyncExchange:
+    def exchange(self) -> AsyncExchange | AiohttpExchange:
         """The running event loop's async client, with the fast path for plain exchanges."""
         import asyncio  # noqa: PLC0415
 
@@ -277,14 +313,25 @@ class Clients:
                 self._state.by_loop[id(loop)] = entry
             return entry[1]
 
-    def _new_exchange(self) -> AsyncExchange:
+    def _new_exchange(self) -> AsyncExchange | AiohttpExchange:
         import httpx  # noqa: PLC0415
 
-        options = self._options(asynchronous=True)
         limit = self.options.max_response_bytes
         transport = self._async_transport
         if transport is None and isinstance(self._transport, httpx.AsyncBaseTransport):
             transport = self._transport
+        if transport is None and not _proxied() and _aiohttp_wanted():
+            from .aio import AiohttpExchange  # noqa: PLC0415 - aiohttp loads with the first async call
+
+            options = self._options(asynchronous=True)
+            return AiohttpExchange(
+                self._stream_client,
+                headers=options["headers"],
+                timeouts=options["timeout"].as_dict(),
+                limits=options["limits"],
+                max_response_bytes=limit,
+            )
+        options = self._options(asynchronous=True)
         if transport is None:
             if _proxied():  # the client routes through the environment's proxy (only without a transport)
                 return AsyncExchange(httpx.AsyncClient(**options), None, limit)
@@ -292,6 +339,15 @@ class Clients:
 
             transport = ConnectionSlots(options.pop("limits"))
         return AsyncExchange(httpx.AsyncClient(transport=transport, **options), transport, limit)
+
+    def _stream_client(self) -> httpx.AsyncClient:
+        """The httpx client of a loop whose plain exchanges go through aiohttp: for its streams."""
+        import httpx  # noqa: PLC0415
+
+        from .pool import ConnectionSlots  # noqa: PLC0415
+
+        options = self._options(asynchronous=True)
+        return httpx.AsyncClient(transport=ConnectionSlots(options.pop("limits")), **options)
 
     def threads(self) -> ThreadPoolExecutor:
         """The thread pool that runs a list of sync calls concurrently."""
@@ -316,5 +372,5 @@ class Clients:
         with self._state.lock:
             entry = self._state.by_loop.pop(id(loop), None)
         if entry is not None:
-            await entry[1].client.aclose()
+            await entry[1].aclose()
         self._state.close()

@@ -26,7 +26,6 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..formats import sse
 from .calls import Answer, Call, Operation
 from .errors import NotAnEventStream, StatusFailure, failed, redact_failure, translating
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..formats.sse import Event
+    from .aio import Received
     from .clients import Clients
     from .endpoint import Endpoint
 
@@ -63,7 +63,7 @@ def _headers(endpoint: Endpoint, call: Call, *, stream: bool = False) -> dict[st
     return headers
 
 
-def _answer(endpoint: Endpoint, call: Call, response: httpx.Response) -> Answer:
+def _answer(endpoint: Endpoint, call: Call, response: httpx.Response | Received) -> Answer:
     status = response.status_code
     if status == 404 and call.missing_ok:
         return Answer(status=404, data=None, headers=response.headers)
@@ -74,6 +74,15 @@ def _answer(endpoint: Endpoint, call: Call, response: httpx.Response) -> Answer:
     except ValueError as exc:  # not JSON, not UTF-8, nested too deeply
         raise endpoint.malformed(f"{type(exc).__name__}: {str(exc)[:120]}", status) from exc
     return Answer(status=status, data=data, headers=response.headers)
+
+
+def _with_params(url: Any, call: Call) -> Any:
+    """``url`` with the call's query parameters added to its own, as an httpx client adds them."""
+    if not call.params:
+        return url
+    import httpx  # noqa: PLC0415 - loaded already: the clients are httpx's
+
+    return str(httpx.URL(url).copy_merge_params(call.params))
 
 
 def _check_event_stream(response: httpx.Response) -> None:
@@ -110,11 +119,7 @@ class Driver:
         """Make one call with the running loop's async client (straight through its transport)."""
         headers = _headers(endpoint, call)
         try:
-            url = endpoint.url(call)
-            if call.params:
-                import httpx  # noqa: PLC0415
-
-                url = str(httpx.URL(url, params=call.params))
+            url = _with_params(endpoint.url(call), call)
             response = await self.clients.exchange().request(
                 call.method, url, content=call.content(endpoint.encode), headers=headers,
                 timeout=_timeout(self.clients, call.timeout),
@@ -213,8 +218,8 @@ class Driver:
         """:meth:`stream` with the running loop's async client."""
         headers = _headers(endpoint, call, stream=True)
         with translating(endpoint, call, headers.values() if headers else ()):
-            async with self.clients.async_().stream(
-                call.method, endpoint.url(call), params=call.params or None, content=call.content(endpoint.encode),
+            async with self.clients.exchange().stream(
+                call.method, _with_params(endpoint.url(call), call), content=call.content(endpoint.encode),
                 headers=headers, timeout=_timeout(self.clients, call.timeout),
             ) as answer:  # fmt: skip
                 if answer.status_code >= 400:
@@ -226,12 +231,16 @@ class Driver:
         """The server-sent events of a streamed call; the connection closes with the iterator."""
         with self.stream(endpoint, call) as answer:
             _check_event_stream(answer)
+            from ..formats import sse  # noqa: PLC0415 - loaded with the first stream, not the first call
+
             yield from sse.events(answer.iter_bytes())
 
     async def aevents(self, endpoint: Endpoint, call: Call) -> AsyncGenerator[Event, None]:
         """:meth:`events` with the running loop's async client."""
         async with self.astream(endpoint, call) as answer:
             _check_event_stream(answer)
+            from ..formats import sse  # noqa: PLC0415 - loaded with the first stream, not the first call
+
             async with aclosing(sse.aevents(answer.aiter_bytes())) as stream:
                 async for event in stream:
                     yield event

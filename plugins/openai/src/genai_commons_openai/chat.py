@@ -15,7 +15,6 @@ from .calls import Api, parsed, post
 from .chat_wire import chat_body, chat_response
 from .errors import translated_errors
 from .options import OpenAIChatOptions
-from .stream import aiter_events, iter_events
 
 if TYPE_CHECKING:
     from genai_commons import ChatStreamEvent, DeployedModel, Request, Response
@@ -55,6 +54,8 @@ async def chat_async(provider: OpenAIProvider, model: DeployedModel, request: Re
 
 
 def chat_stream(provider: OpenAIProvider, model: DeployedModel, request: Request) -> Iterator[ChatStreamEvent]:
+    from .stream import iter_events  # noqa: PLC0415 - loaded with the first stream, not the first call
+
     call, usage = _call(provider, model, request, stream=True)
     api: Api = provider.api()
     with translated_errors(provider.name, api.endpoint), provider.driver.stream(api, call) as answer:
@@ -64,6 +65,8 @@ def chat_stream(provider: OpenAIProvider, model: DeployedModel, request: Request
 async def chat_stream_async(
     provider: OpenAIProvider, model: DeployedModel, request: Request
 ) -> AsyncIterator[ChatStreamEvent]:
+    from .stream import aiter_events  # noqa: PLC0415 - loaded with the first stream, not the first call
+
     call, usage = _call(provider, model, request, stream=True)
     api: Api = provider.api()
     with translated_errors(provider.name, api.endpoint):
