@@ -39,7 +39,6 @@ class TestBedrockConformance(ProviderConformance):
     def provider_settings(self) -> Mapping[str, Any]:
         return {"region": REGION}
 
-    STRUCTURED_OUTPUT = False  # Bedrock's Converse API offers no structured output
     RETRY_AFTER = False  # Bedrock's ThrottlingException says no wait time
 
     def fail_next(self, plugin: Any, kind: str) -> None:

@@ -54,7 +54,7 @@ def test_tool_use_deltas_become_tool_calls(host: Host, service: LocalBedrock) ->
         ]
     )
     request = Request.from_prompt("weather and time?").with_function(get_weather).with_function(get_time)
-    stream = host.stream(MODEL, request)
+    stream = host.stream(MODEL, request, run_tools=False)
     events = list(stream)
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
     assert deltas[0] == ToolCallDelta(index=0, id="tu-1", name="get_weather")

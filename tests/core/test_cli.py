@@ -179,6 +179,7 @@ def test_models_of_one_provider_as_json(tmp_path: Path) -> None:
             "supports_history": True,
             "supports_function_calling": False,
             "supports_streaming": False,
+            "supports_structured_output": False,
             "url_input_modalities": ["document", "image"],
             "active": True,
             "lifecycle": None,

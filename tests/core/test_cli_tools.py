@@ -80,7 +80,7 @@ def test_streaming_stops_at_the_step_limit(make_host, fake, tools_file) -> None:
     fake.script(*[[tool_call("add", {"a": 1, "b": 1})]] * 12)
     result = run(make_host, fake, "chat", "fake:chat", "loop", "--stream", "--tool", f"{tools_file}:add")
     assert result.exit_code != 0
-    assert "still called tools after 10 steps" in result.stderr
+    assert "still calling tools after 10 steps" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ from genai_commons.testing.conformance import ProviderConformance
 
 class TestFakeProviderConformance(ProviderConformance):
     PLUGIN = FakeProvider
-    STRUCTURED_OUTPUT = False  # the fakes offer no structured output
     CHAT_MODEL = "fake:chat"
     STREAM_MODEL = "fake:chat"
     EMBEDDING_MODEL = "fake:embed"
@@ -36,7 +35,6 @@ class TestFakeChatProviderConformance(ProviderConformance):
 
     CHAT_MODEL = "fake:chat"
     STREAM_MODEL = "fake:chat"
-    STRUCTURED_OUTPUT = False
 
     @pytest.fixture
     def plugin(self) -> FakeChatProvider:

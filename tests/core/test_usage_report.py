@@ -84,7 +84,9 @@ def test_report_by_model(db: UsageDatabase) -> None:
     ]
     assert report.rows[0].model_label == "Claude"
     assert report.rows[0].day is None
-    assert report.total == UsageRow(calls=5, input_tokens=760, output_tokens=135, total_tokens=895, duration_ms=500.0)
+    assert report.total == UsageRow(
+        calls=5, input_tokens=760, output_tokens=135, total_tokens=895, duration_ms=500.0, unpriced_records=5
+    )
 
 
 def test_report_by_day_provider_and_operation(db: UsageDatabase) -> None:
@@ -141,6 +143,7 @@ def test_csv_export(db: UsageDatabase, tmp_path: Path) -> None:
     assert list(rows[0]) == [
         "provider", "model_id", "deployed_model_display_name",
         "calls", "input_tokens", "output_tokens", "total_tokens", "duration_ms",
+        "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost", "unpriced_records",
     ]  # fmt: skip
     assert rows[1] == {
         "provider": "openai",
@@ -151,12 +154,18 @@ def test_csv_export(db: UsageDatabase, tmp_path: Path) -> None:
         "output_tokens": "35",
         "total_tokens": "195",
         "duration_ms": "300.0",
+        "cache_read_tokens": "0",
+        "cache_write_tokens": "0",
+        "reasoning_tokens": "0",
+        "cost": "",
+        "unpriced_records": "3",
     }
     by_day = io.StringIO(newline="")
     usage_report(db, by="day").write_csv(by_day)
     assert by_day.getvalue().splitlines()[:2] == [
-        "day,calls,input_tokens,output_tokens,total_tokens,duration_ms",
-        "2024-04-01,1,1,1,2,100.0",
+        "day,calls,input_tokens,output_tokens,total_tokens,duration_ms,"
+        "cache_read_tokens,cache_write_tokens,reasoning_tokens,cost,unpriced_records",
+        "2024-04-01,1,1,1,2,100.0,0,0,0,,1",
     ]
 
 
@@ -175,6 +184,11 @@ def test_json_export_is_the_cattrs_form_with_the_group_fields_only(db: UsageData
         "output_tokens": 30,
         "total_tokens": 180,
         "duration_ms": 200.0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost": None,
+        "unpriced_records": 2,
     }
     assert data["total"] == {
         "calls": 5,
@@ -182,6 +196,11 @@ def test_json_export_is_the_cattrs_form_with_the_group_fields_only(db: UsageData
         "output_tokens": 135,
         "total_tokens": 895,
         "duration_ms": 500.0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost": None,
+        "unpriced_records": 5,
     }
     assert isinstance(report, UsageReport)
 

@@ -90,6 +90,7 @@ def test_first_write_creates_parent_directories_schema_and_wal(tmp_path: Path) -
     assert columns == {
         "id", "timestamp", "provider", "deployed_model_display_name", "model_id", "operation",
         "input_tokens", "output_tokens", "total_tokens", "duration_ms", "calls",
+        "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost",
     }  # fmt: skip
     db.close()
 

@@ -40,8 +40,6 @@ class TestMxCloudConformance(ProviderConformance):
         ]
         return {"keys": keys, "timeout": 0.3}
 
-    STRUCTURED_OUTPUT = False  # Mendix Cloud's Converse API offers no structured output
-
     def fail_next(self, plugin: Any, kind: str) -> None:
         self.service.fail_next({"stream_cut": "cut_stream"}.get(kind, kind))
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from genai_commons import Request
 from genai_commons.testing.conformance import ProviderConformance
-from genai_commons_openai import AzureOpenAIProvider, JsonSchemaFormat, OpenAIChatOptions, OpenAIProvider
+from genai_commons_openai import AzureOpenAIProvider, OpenAIProvider
 from genai_commons_openai.testing import FakeOpenAI, FakeOpenAIServer
 
 KEY = "sk-test"
@@ -34,9 +33,6 @@ class _Fake:
 
     def last_request(self, plugin: Any) -> Any:
         return self.service.calls[-1].body
-
-    def structured_output(self, request: Request, schema: dict[str, Any]) -> Request:
-        return request.with_options(OpenAIChatOptions(response_format=JsonSchemaFormat(name="answer", schema=schema)))
 
 
 class TestOpenAIConformance(_Fake, ProviderConformance):

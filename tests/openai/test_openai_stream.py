@@ -55,7 +55,7 @@ def test_without_stream_usage_the_option_is_not_sent(openai_host, service: FakeO
 def test_tool_call_deltas_assemble_into_complete_calls(openai_host, service: FakeOpenAI) -> None:
     host = openai_host()
     service.script([("add", {"a": 1, "b": 2}), ("add", {"a": 30, "b": 40})])
-    stream = host.stream("openai:gpt-4o-mini", Request.from_prompt("sums").with_function(add))
+    stream = host.stream("openai:gpt-4o-mini", Request.from_prompt("sums").with_function(add), run_tools=False)
     events = list(stream)
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
     assert len(deltas) == 6 and {d.index for d in deltas} == {0, 1}

@@ -57,6 +57,7 @@ from genai_commons.model import (
     Modality,
     Not,
     Or,
+    OutputSchema,
     ProviderInfo,
     Range,
     Reference,
@@ -80,6 +81,7 @@ from genai_commons.model import (
     ToolCall,
     ToolCallDelta,
     ToolChoice,
+    ToolExecution,
     Usage,
 )
 from genai_commons.serialization import from_json, register_provider_options, unstructure
@@ -427,6 +429,13 @@ text_deltas = st.builds(TextDelta, text=texts)
 tool_call_deltas = st.builds(
     ToolCallDelta, index=st.integers(0, 64), id=st.none() | texts, name=st.none() | texts, arguments=texts
 )
+tool_executions = st.builds(ToolExecution, call=tool_calls, result=texts, is_error=st.booleans())
+output_schemas = st.builds(
+    OutputSchema.of,
+    st.fixed_dictionaries(
+        {"type": st.just("object"), "properties": st.dictionaries(names, st.just({"type": "string"}), max_size=3)}
+    ),
+)
 stream_ends = st.builds(
     StreamEnd,
     stop_reason=st.none() | st.sampled_from(StopReason),
@@ -504,6 +513,8 @@ VALID: dict[type, st.SearchStrategy[Any]] = {
     Tool: plain_tools,
     ToolCall: tool_calls,
     ToolCallDelta: tool_call_deltas,
+    ToolExecution: tool_executions,
+    OutputSchema: output_schemas,
     Usage: usages,
 }
 ENUMS: tuple[type[enum.Enum], ...] = (

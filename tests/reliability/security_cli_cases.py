@@ -340,4 +340,6 @@ CASES: tuple[Case, ...] = (
         (run("chat", "openai:gpt-4o-mini", "hi"), run("usage", "cleanup", "--days", "1", "--json")),
     ),
     Case(("usage", "cleanup"), "text", (run("usage", "cleanup", "--days", "30"),)),
+    Case(("usage", "budget"), "json", (run("chat", "openai:gpt-4o-mini", "hi"), run("usage", "budget", "--json"))),
+    Case(("usage", "budget"), "table", (run("usage", "budget"),)),
 )

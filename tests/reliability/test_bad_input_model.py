@@ -52,7 +52,7 @@ NORMALISED = frozenset(
     {"extension", "total_tokens", "display_name", "collection", "timestamp", "started_at", "updated_at"}
 )
 #: Mappings whose keys are data, not fields: a key added there is no unknown field.
-FREE_FORM = frozenset({"parameters", "content", "session_attributes", "prompt_session_attributes"})
+FREE_FORM = frozenset({"parameters", "content", "session_attributes", "prompt_session_attributes", "json_schema"})
 
 
 def assert_faithful(document: Any, written: Any, key: Any = None) -> None:

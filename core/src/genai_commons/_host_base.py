@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 import attrs
 import pluggy
 
-from . import deadlines, hookspecs
+from . import deadlines, fallbacks, hookspecs
 from ._host_search import Refusals
 from ._log import get_logger
 from .capabilities import require_provider_capability
@@ -29,7 +29,10 @@ from .retry import call_with_retry, call_with_retry_async
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from .aliases import DefaultKind
+    from .budgets import BudgetGuard
     from .model import Response
+    from .prices import PriceTable
 
 T = TypeVar("T")
 ModelRef = DeployedModel | str
@@ -48,6 +51,7 @@ class HostBase:
         block: Iterable[str] = (),
     ) -> None:
         self.config = config if config is not None else Config.load()
+        fallbacks.install(self)  # only where [aliases] has an alias of several targets
         self._log = get_logger("genai_commons.host")
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
@@ -61,6 +65,14 @@ class HostBase:
         self._search_refusals = Refusals()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        #: The shipped prices with [prices] applied, read on the first usage record (see .prices).
+        self._prices: PriceTable | None = None
+        #: The monthly budgets; None when [budgets] sets no limit: then no check costs anything.
+        self._budgets: BudgetGuard | None = None
+        if self.config.budgets.configured:
+            from .budgets import BudgetGuard  # noqa: PLC0415 - only when budgets are set
+
+            self._budgets = BudgetGuard.for_config(self.config)
         settings = self.config.plugins
         if allow is not None or block:
             settings = attrs.evolve(
@@ -204,6 +216,10 @@ class HostBase:
         cached = self._models.get(ref)
         if cached is not None:
             return cached
+        if ":" not in ref:  # an alias of [aliases] names its (first) target
+            from .aliases import first_target  # noqa: PLC0415 - only on the first use of an alias
+
+            return self._models.setdefault(ref, self.model(first_target(self.config, ref)))
         provider, model_id = _split_ref(ref, "model")
         self._installed(provider, model_id)
         model = self._hook.genai_resolve_model(provider=provider, model_id=model_id)
@@ -214,6 +230,14 @@ class HostBase:
             )
         self._models[ref] = model
         return cast(DeployedModel, model)
+
+    def default_model(self, kind: DefaultKind = "chat") -> str:
+        """The model reference of ``[defaults] chat``, ``embedding`` or ``image`` (an alias or
+        ``PROVIDER:MODEL``), for calls that name no model: ``host.chat(host.default_model(), "Hi")``.
+        Raises :class:`ConfigurationError` saying what to set when none is configured."""
+        from .aliases import default_reference  # noqa: PLC0415
+
+        return default_reference(self.config, kind)
 
     def knowledge_bases(self, provider: str | None = None) -> list[KnowledgeBase]:
         results = self._hook.genai_knowledge_bases(provider=provider)
@@ -321,8 +345,10 @@ class HostBase:
 
     # -- internals shared by every capability ----------------------------------------------
 
-    def _route(self, provider: str, capability: Capability) -> None:
+    def _route(self, provider: str, capability: Capability, model_id: str | None = None) -> None:
         require_provider_capability(self.provider(provider), capability)
+        if self._budgets is not None:  # before any network call: a reached limit refuses it
+            self._budgets.check(provider, model_id)
 
     def _no_answer(self, provider: str, capability: Capability) -> UnsupportedCapabilityError:
         return UnsupportedCapabilityError(
@@ -349,7 +375,10 @@ class HostBase:
             return result
 
         with self._deadline(provider):
-            return call_with_retry(self.config.retry, capability.value, attempt)
+            result = call_with_retry(self.config.retry, capability.value, attempt)
+        if fallbacks.in_use:  # a failure from now on is not fallen back from
+            fallbacks.answered()
+        return result
 
     async def _call_async(self, provider: str, capability: Capability, fn: Callable[[], Awaitable[T] | None]) -> T:
         async def attempt() -> T:
@@ -361,7 +390,10 @@ class HostBase:
                 return await awaitable
 
         with self._deadline(provider):
-            return await call_with_retry_async(self.config.retry, capability.value, attempt)
+            result = await call_with_retry_async(self.config.retry, capability.value, attempt)
+        if fallbacks.in_use:
+            fallbacks.answered()
+        return result
 
     def _record(
         self,
@@ -375,10 +407,29 @@ class HostBase:
         total_tokens: int | None,
         duration_ms: float,
         calls: int = 1,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        images: int = 0,
     ) -> None:
         inp, out = input_tokens or 0, output_tokens or 0
         event = self._hook.genai_usage_recorded
-        if event.get_hookimpls():  # the usage record is built only when a plugin receives it
+        # the usage record is built only when a plugin receives it, or budgets count it
+        if event.get_hookimpls() or self._budgets is not None:
+            read, write = cache_read_tokens or 0, cache_write_tokens or 0
+            if self._prices is None:
+                from .prices import price_table  # noqa: PLC0415 - the table loads on the first record
+
+                self._prices = price_table(self.config)
+            cost = self._prices.cost(
+                provider,
+                model_id,
+                input_tokens=inp,
+                output_tokens=out,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+                images=images,
+            )
             usage = Usage(
                 provider=provider,
                 deployed_model_display_name=display_name,
@@ -389,8 +440,14 @@ class HostBase:
                 total_tokens=total_tokens if total_tokens is not None else inp + out,
                 duration_ms=duration_ms,
                 calls=calls,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+                reasoning_tokens=reasoning_tokens or 0,
+                cost=cost,
             )
             event(usage=usage)
+            if self._budgets is not None:
+                self._budgets.record(usage)
         self._log.debug(
             f"{operation}_completed",
             provider=provider,
@@ -411,6 +468,10 @@ class HostBase:
             total_tokens=response.total_tokens,
             duration_ms=response.duration_ms or 0.0,
             calls=calls,
+            cache_read_tokens=response.cache_read_tokens,
+            cache_write_tokens=response.cache_write_tokens,
+            reasoning_tokens=response.reasoning_tokens,
+            images=len(response.message.files.files) if operation == "image" and response.message.files else 0,
         )
 
     @staticmethod
@@ -435,6 +496,8 @@ class HostBase:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        if self._budgets is not None:
+            self._budgets.close()
 
     async def aclose(self) -> None:
         """:meth:`close` from async code: plugins with an ``aclose()`` coroutine method are awaited

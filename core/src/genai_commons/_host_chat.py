@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from . import deadlines
 from ._host_base import HostBase, ModelRef
 from .capabilities import check_chat
 from .declarations import check_formats
-from .errors import ToolLoopError, ValidationError
+from .errors import ToolLoopError
+from .fallbacks import over_targets
 from .model.enums import Capability
 from .retry import call_with_retry, call_with_retry_async
 
@@ -19,46 +20,63 @@ _END = object()
 _NOTHING = object()  # no first event: iterate the rest only
 
 if TYPE_CHECKING:
+    from .call_forms import ChatInput
     from .model import (
         DeployedModel,
         FileCollection,
         Request,
         Response,
     )
+    from .model.openai_format import ChatParams
     from .streams import AsyncChatStream, ChatStream
+    from .structured_output import Plan
+
+    _Stream = TypeVar("_Stream", ChatStream, AsyncChatStream)
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 class ChatCalls(HostBase):
     """``chat``, ``achat``, ``stream``, ``astream``."""
 
     def _chat_input(
-        self, model: ModelRef, request: Request | str, files: FileCollection | None, stream: bool
+        self,
+        model: ModelRef,
+        request: ChatInput,
+        files: FileCollection | None,
+        stream: bool,
+        params: Any = _NO_PARAMS,
     ) -> tuple[DeployedModel, Request]:
         deployed = self.model(model)
-        if isinstance(request, str):
-            from .model.chat import Request  # noqa: PLC0415 - the chat model loads on first use
-
-            request = Request.from_prompt(request, files=files)
-        elif files is not None:
-            raise ValidationError("pass files inside the request's messages when you pass a Request")
+        request = (_to_request or _load_call_forms())(request, files, params)
         check_chat(deployed, request, stream=stream)
-        self._route(deployed.provider, Capability.CHAT_STREAM if stream else Capability.CHAT)
+        self._route(deployed.provider, Capability.CHAT_STREAM if stream else Capability.CHAT, deployed.model_id)
         return deployed, request
 
+    @over_targets
     def chat(
         self,
         model: ModelRef,
-        request: Request | str,
+        request: ChatInput,
         *,
         files: FileCollection | None = None,
         run_tools: bool = True,
         max_steps: int | None = None,
+        output_schema: Any = None,
+        **params: Unpack[ChatParams],
     ) -> Response:
-        """A chat completion: from a prompt (chat without history, optionally with ``files``) or
-        from a :class:`Request` (chat with history). When the model calls functions the request
-        offers, the host runs them and calls the model again, up to ``max_steps`` model calls;
-        the response's usage covers every step and one usage event is recorded."""
-        deployed, current = self._chat_input(model, request, files, stream=False)
+        """A chat completion: from a prompt (chat without history, optionally with ``files``), from
+        a :class:`Request` (chat with history) or from a list of OpenAI-style messages
+        (``[{"role": "user", "content": "Hi"}]``). Keyword parameters (``system``,
+        ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``tools``, ``tool_choice``) set the
+        request's fields. When the model calls functions the request offers, the host runs them
+        and calls the model again, up to ``max_steps`` model calls; the response's usage covers
+        every step and one usage event is recorded."""
+        deployed, current = self._chat_input(model, request, files, False, params)
+        shaped = None
+        if output_schema is not None or current.output_schema is not None:  # structured output
+            shaped = _plan(deployed, current, output_schema)
+            current = shaped.request
         if _has_files(current):
             current = self._fetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
@@ -80,21 +98,28 @@ class ChatCalls(HostBase):
             current = next_step(current, run_calls(current, response))
         final = responses[0] if len(responses) == 1 else _aggregate(responses)
         self._record_response(deployed, "chat", final, len(responses))
-        return final
+        return final if shaped is None else shaped.finish(final)
 
+    @over_targets
     async def achat(
         self,
         model: ModelRef,
-        request: Request | str,
+        request: ChatInput,
         *,
         files: FileCollection | None = None,
         run_tools: bool = True,
         max_steps: int | None = None,
+        output_schema: Any = None,
+        **params: Unpack[ChatParams],
     ) -> Response:
         """:meth:`chat`, async; coroutine tool functions run concurrently."""
         from .toolloop import aggregate, next_step, run_calls_async, runnable_calls  # noqa: PLC0415
 
-        deployed, current = self._chat_input(model, request, files, stream=False)
+        deployed, current = self._chat_input(model, request, files, False, params)
+        shaped = None
+        if output_schema is not None or current.output_schema is not None:  # structured output
+            shaped = _plan(deployed, current, output_schema)
+            current = shaped.request
         if _has_files(current):
             current = await self._afetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
@@ -114,7 +139,7 @@ class ChatCalls(HostBase):
             current = next_step(current, await run_calls_async(current, response))
         final = aggregate(responses)
         self._record_response(deployed, "chat", final, len(responses))
-        return final
+        return final if shaped is None else shaped.finish(final)
 
     def _fetch(self, request: Request, model: DeployedModel) -> Request:
         from .fetch import fetch_urls  # noqa: PLC0415 - only for requests with files
@@ -140,16 +165,63 @@ class ChatCalls(HostBase):
             response=_aggregate(responses),
         )
 
-    def stream(self, model: ModelRef, request: Request | str, *, files: FileCollection | None = None) -> ChatStream:
-        """A streamed chat completion. Iterate for events; the stream's ``response`` holds the
-        assembled result at the end. Tool calls come back in the response; the host does not run
-        them while streaming."""
+    @over_targets
+    def stream(
+        self,
+        model: ModelRef,
+        request: ChatInput,
+        *,
+        files: FileCollection | None = None,
+        run_tools: bool = True,
+        max_steps: int | None = None,
+        output_schema: Any = None,
+        **params: Unpack[ChatParams],
+    ) -> ChatStream:
+        """A streamed chat completion; takes what :meth:`chat` takes. Iterate for events; the
+        stream's ``response`` holds the assembled result at the end. When the model calls
+        functions the request offers, the host runs them as :meth:`chat` does: every step's events
+        stream through, each tool run shows as a :class:`ToolExecution` event, and ``response``
+        sums the usage of every step. ``run_tools=False`` hands tool calls back instead."""
         from .streams import ChatStream  # noqa: PLC0415
 
-        deployed, req = self._chat_input(model, request, files, stream=True)
+        deployed, req = self._chat_input(model, request, files, True, params)
+        shaped = None
+        if output_schema is not None or req.output_schema is not None:  # structured output
+            shaped = _plan(deployed, req, output_schema)
+            req = shaped.request
         if _has_files(req):
             req = self._fetch(req, deployed)
         started = time.perf_counter()
+        events = self._stream_events(deployed, req)
+        if not (run_tools and req.tools and _has_functions(req)):
+            return _shaped_stream(
+                shaped,
+                ChatStream(events, deployed.provider, started, lambda r: self._record_response(deployed, "chat", r, 1)),
+            )
+        from .stream_tools import StepAssembler, loop_events  # noqa: PLC0415 - only for tool loops
+
+        steps = StepAssembler(deployed.provider)
+        looped = loop_events(
+            events,
+            req,
+            partial(self._stream_events, deployed),
+            steps,
+            max_steps or self.config.tools.max_steps,
+            partial(self._loop_limit, deployed),
+        )
+        return _shaped_stream(
+            shaped,
+            ChatStream(
+                looped,
+                deployed.provider,
+                started,
+                lambda r: self._record_response(deployed, "chat", r, len(steps.steps)),
+                steps,
+            ),
+        )
+
+    def _stream_events(self, deployed: DeployedModel, req: Request) -> Iterator[Any]:
+        """The provider's events of one streamed call, opened with retries, read under the deadline."""
 
         def open_stream() -> tuple[Any, Any]:
             deadlines.check(deployed.provider)
@@ -162,19 +234,63 @@ class ChatCalls(HostBase):
 
         with self._deadline(deployed.provider) as bound:
             iterator, first = call_with_retry(self.config.retry, "chat_stream", open_stream)
-        events = _prepend_sync(first, iterator, bound)
-        return ChatStream(events, deployed.provider, started, lambda r: self._record_response(deployed, "chat", r, 1))
+        return _prepend_sync(first, iterator, bound)
 
+    @over_targets
     async def astream(
-        self, model: ModelRef, request: Request | str, *, files: FileCollection | None = None
+        self,
+        model: ModelRef,
+        request: ChatInput,
+        *,
+        files: FileCollection | None = None,
+        run_tools: bool = True,
+        max_steps: int | None = None,
+        output_schema: Any = None,
+        **params: Unpack[ChatParams],
     ) -> AsyncChatStream:
-        """:meth:`stream`, for ``async for``."""
+        """:meth:`stream`, for ``async for``; coroutine tool functions run concurrently."""
         from .streams import AsyncChatStream  # noqa: PLC0415
 
-        deployed, req = self._chat_input(model, request, files, stream=True)
+        deployed, req = self._chat_input(model, request, files, True, params)
+        shaped = None
+        if output_schema is not None or req.output_schema is not None:  # structured output
+            shaped = _plan(deployed, req, output_schema)
+            req = shaped.request
         if _has_files(req):
             req = await self._afetch(req, deployed)
         started = time.perf_counter()
+        events = await self._astream_events(deployed, req)
+        if not (run_tools and req.tools and _has_functions(req)):
+            return _shaped_stream(
+                shaped,
+                AsyncChatStream(
+                    events, deployed.provider, started, lambda r: self._record_response(deployed, "chat", r, 1)
+                ),
+            )
+        from .stream_tools import StepAssembler, aloop_events  # noqa: PLC0415
+
+        steps = StepAssembler(deployed.provider)
+        looped = aloop_events(
+            events,
+            req,
+            partial(self._astream_events, deployed),
+            steps,
+            max_steps or self.config.tools.max_steps,
+            partial(self._loop_limit, deployed),
+        )
+        return _shaped_stream(
+            shaped,
+            AsyncChatStream(
+                looped,
+                deployed.provider,
+                started,
+                lambda r: self._record_response(deployed, "chat", r, len(steps.steps)),
+                steps,
+            ),
+        )
+
+    async def _astream_events(self, deployed: DeployedModel, req: Request) -> AsyncIterator[Any]:
+        """:meth:`_stream_events` for the async API."""
 
         async def open_stream() -> tuple[Any, Any]:
             deadlines.check(deployed.provider)
@@ -187,12 +303,42 @@ class ChatCalls(HostBase):
 
         with self._deadline(deployed.provider) as bound:
             iterator, first = await call_with_retry_async(self.config.retry, "chat_stream", open_stream)
-        return AsyncChatStream(
-            _prepend(first, iterator, bound),
-            deployed.provider,
-            started,
-            lambda r: self._record_response(deployed, "chat", r, 1),
-        )
+        return _prepend(first, iterator, bound)
+
+
+def _plan(deployed: DeployedModel, request: Request, output_schema: Any) -> Plan:
+    from .structured_output import plan  # noqa: PLC0415 - only for calls with an output schema
+
+    shaped = plan(deployed, request, output_schema)
+    assert shaped is not None  # there is a schema
+    return shaped
+
+
+def _shaped_stream(shaped: Plan | None, stream: _Stream) -> _Stream:
+    """``stream``, answering in the output schema's JSON when the call has one."""
+    if shaped is None:
+        return stream
+    from .structured_output import shape_stream  # noqa: PLC0415
+
+    return shape_stream(shaped, stream)
+
+
+#: :func:`genai_commons.call_forms.to_request`, loaded with the first chat call (it imports the
+#: chat model); kept here so that each call pays no import statement.
+_to_request: Callable[[Any, FileCollection | None, Any], Request] | None = None
+
+
+def _load_call_forms() -> Callable[[Any, FileCollection | None, Any], Request]:
+    global _to_request  # noqa: PLW0603 - loaded once, on first use
+    from .call_forms import to_request  # noqa: PLC0415
+
+    _to_request = to_request
+    return to_request
+
+
+def _has_functions(request: Request) -> bool:
+    """Whether the request offers a tool the host can run (a Python function)."""
+    return any(request.function(tool.name) is not None for tool in request.tools)
 
 
 def _has_files(request: Request) -> bool:

@@ -11,6 +11,7 @@ import attrs
 from ._host_base import HostBase, ModelRef
 from .capabilities import check_model
 from .errors import ProviderError, ValidationError
+from .fallbacks import over_targets
 from .model.enums import Capability, Modality
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class MediaCalls(HostBase):
 
         deployed = self.model(model)
         check_model(deployed, Modality.EMBEDDINGS, "embeddings")
-        self._route(deployed.provider, Capability.EMBED)
+        self._route(deployed.provider, Capability.EMBED, deployed.model_id)
         if isinstance(inputs, str):
             chunks = ChunkCollection.of_texts([inputs])
         elif isinstance(inputs, ChunkCollection):
@@ -124,11 +125,12 @@ class MediaCalls(HostBase):
     def _image_input(self, model: ModelRef, prompt: str) -> DeployedModel:
         deployed = self.model(model)
         check_model(deployed, Modality.IMAGE, "image generation")
-        self._route(deployed.provider, Capability.IMAGE)
+        self._route(deployed.provider, Capability.IMAGE, deployed.model_id)
         if not prompt or not prompt.strip():
             raise ValidationError("an image prompt must not be empty")
         return deployed
 
+    @over_targets
     def generate_image(self, model: ModelRef, prompt: str, options: ImageOptions | None = None) -> Response:
         """Images from a text description; see :meth:`Response.generated_images`."""
         from .model.images import ImageOptions  # noqa: PLC0415
@@ -145,6 +147,7 @@ class MediaCalls(HostBase):
         self._record_response(deployed, "image", response, 1)
         return response
 
+    @over_targets
     async def agenerate_image(self, model: ModelRef, prompt: str, options: ImageOptions | None = None) -> Response:
         """:meth:`generate_image`, async."""
         from .model.images import ImageOptions  # noqa: PLC0415

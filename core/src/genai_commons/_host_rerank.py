@@ -49,10 +49,10 @@ class RerankCalls(HostBase):
         deployed = self.model(model)
         if deployed.output_modality is Modality.RERANK:
             check_model(deployed, Modality.RERANK, "reranking")
-            self._route(deployed.provider, Capability.RERANK)
+            self._route(deployed.provider, Capability.RERANK, deployed.model_id)
         elif deployed.output_modality is Modality.TEXT:
             check_model(deployed, Modality.TEXT, "reranking")
-            self._route(deployed.provider, Capability.CHAT)
+            self._route(deployed.provider, Capability.CHAT, deployed.model_id)
         else:
             raise UnsupportedCapabilityError(
                 f"model {deployed.ref} produces {deployed.output_modality.value}, so it cannot rerank; choose a rerank "

@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 import attrs
 from attrs import field, frozen
 
+from .aliases import DefaultModels, alias_table, check_defaults, defaults_from_env
+from .budget_settings import BudgetSettings
 from .deadlines import positive_seconds
 from .errors import ConfigurationError, MissingCredentialsError
 from .model.enums import SearchType
+from .prices import Price, check_price_refs
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -271,8 +274,12 @@ class _FileSchema:
     tools: ToolSettings = field(factory=ToolSettings)
     knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
     files: FileSettings = field(factory=FileSettings)
+    prices: dict[str, Price] = field(factory=dict)
+    budgets: BudgetSettings = field(factory=BudgetSettings)
     providers: dict[str, dict[str, Any]] = field(factory=dict)
     knowledge_bases: dict[str, dict[str, Any]] = field(factory=dict)
+    aliases: dict[str, Any] = field(factory=dict, converter=alias_table)
+    defaults: DefaultModels = field(factory=DefaultModels)
 
 
 @frozen(kw_only=True)
@@ -288,10 +295,18 @@ class Config:
     tools: ToolSettings = field(factory=ToolSettings)
     knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
     files: FileSettings = field(factory=FileSettings)
+    #: ``[prices."PROVIDER:MODEL"]``: prices that override or extend the shipped table.
+    prices: Mapping[str, Price] = field(factory=dict, validator=check_price_refs)
+    #: ``[budgets]``: monthly limits (see :mod:`genai_commons.budget_settings`).
+    budgets: BudgetSettings = field(factory=BudgetSettings)
     providers: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
     #: ``[knowledge_bases.NAME]`` tables: ``provider``, ``collection``, ``embedding_model``,
     #: ``description``, and keys of the provider's own.
     knowledge_bases: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)
+    #: ``[aliases]``: name → its targets in order (see :mod:`genai_commons.aliases`).
+    aliases: Mapping[str, tuple[str, ...]] = field(factory=dict, converter=alias_table)
+    #: ``[defaults]``: the chat, embedding and image model of a call that names none.
+    default_models: DefaultModels = field(factory=DefaultModels, validator=check_defaults)
     environ: Mapping[str, str] = field(factory=lambda: dict(os.environ), repr=False, eq=False)
 
     @classmethod
@@ -323,8 +338,12 @@ class Config:
             tools=schema.tools,
             knowledge=_knowledge_from_env(schema.knowledge, environ),
             files=_files_from_env(schema.files, environ),
+            prices=schema.prices,
+            budgets=schema.budgets,
             providers=schema.providers,
             knowledge_bases=schema.knowledge_bases,
+            aliases=schema.aliases,
+            default_models=defaults_from_env(schema.defaults, environ),
             environ=environ,
         )
 

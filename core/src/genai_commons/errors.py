@@ -7,6 +7,7 @@ Plugins translate every provider error into one of these classes, in one place (
 
     GenAIError
     ├── ValidationError            bad input to the domain model or an operation (also a ValueError)
+    │   └── StructuredOutputError  an answer that is not the JSON its output schema asks for
     ├── ConfigurationError         the configuration file, environment or a plugin's settings
     │   └── MissingCredentialsError
     ├── PluginError                a plugin failed to import or register, or none has that name
@@ -22,6 +23,7 @@ Plugins translate every provider error into one of these classes, in one place (
         │   ├── ContextLengthError     input longer than the model's context window
         │   └── ContentFilteredError   blocked by the provider's content filter
         ├── QuotaExceededError         a quota or entitlement is used up
+        │   └── BudgetExceededError    a monthly [budgets] limit is reached; raised before the call
         ├── RateLimitError             throttled (429); retryable, with ``retry_after``
         ├── ProviderTimeoutError       no answer in time; retryable
         │   └── DeadlineExceededError  the call's deadline passed; not retried
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ContentFilteredError",
     "ContextLengthError",
@@ -53,6 +56,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "ServiceUnavailableError",
+    "StructuredOutputError",
     "ToolLoopError",
     "UnknownModelError",
     "UnsupportedCapabilityError",
@@ -66,6 +70,19 @@ class GenAIError(Exception):
 
 class ValidationError(GenAIError, ValueError):
     """Input that breaks an invariant of the domain model or of an operation."""
+
+
+class StructuredOutputError(ValidationError):
+    """A chat answer asked for with an output schema is not JSON, or breaks the schema.
+
+    The message says where, never what the answer says; ``text`` holds the raw answer.
+
+    :param text: the answer's raw text, as the model wrote it.
+    """
+
+    def __init__(self, message: str, *, text: str) -> None:
+        super().__init__(message)
+        self.text = text
 
 
 class ConfigurationError(GenAIError):
@@ -187,6 +204,23 @@ class ContentFilteredError(BadRequestError):
 
 class QuotaExceededError(ProviderError):
     """A quota, entitlement or service limit is used up; waiting will not help soon."""
+
+
+class BudgetExceededError(QuotaExceededError):
+    """A monthly limit of ``[budgets]`` is reached; raised by the host before any network call.
+
+    :param scope: the limit: ``overall``, ``provider NAME`` or ``model PROVIDER:MODEL``.
+    :param unit: ``tokens`` or ``usd``.
+    :param limit: the monthly limit, in ``unit``.
+    :param spent: what the month has used so far, in ``unit``.
+    """
+
+    def __init__(self, message: str, *, provider: str, scope: str, unit: str, limit: float, spent: float) -> None:
+        super().__init__(message, provider=provider, code="budget_exceeded")
+        self.scope = scope
+        self.unit = unit
+        self.limit = limit
+        self.spent = spent
 
 
 class RateLimitError(ProviderError):

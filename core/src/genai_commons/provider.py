@@ -114,6 +114,13 @@ class Provider:
         return None
 
     @classmethod
+    def option_classes(cls) -> tuple[type, ...]:
+        """The provider's own chat option classes (small frozen attrs classes passed with
+        ``Request.with_options``); ``genai chat -o KEY=VALUE`` builds them by field name.
+        Override it (importing the classes inside, to keep start-up fast); none by default."""
+        return ()
+
+    @classmethod
     def capabilities(cls) -> frozenset[Capability]:
         """The capabilities this class implements: those whose sync or async method it overrides."""
         return frozenset(

@@ -44,6 +44,7 @@ from .model import (
     ImageOptions,
     KnowledgeBaseChunk,
     Modality,
+    OutputSchema,
     Request,
     Tool,
 )
@@ -186,6 +187,30 @@ def _mapping_only(cls: type[Any], hook: Callable[[Any, Any], T]) -> Callable[[An
     return structure_object
 
 
+def _structure_output_schema(value: Any, _: Any) -> OutputSchema:
+    if not isinstance(value, Mapping) or not isinstance(value.get("json_schema"), Mapping):
+        raise ValidationError(f"an output schema is an object with a json_schema object, got {_json_type(value)}")
+    unknown = sorted(set(value) - {"name", "json_schema"})
+    if unknown:
+        raise ValidationError(f"an output schema has only name and json_schema, not {', '.join(map(repr, unknown))}")
+    name = value.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValidationError(f"an output schema's name is a string, got {_json_type(name)}")
+    return OutputSchema.of(value["json_schema"], name=name)
+
+
+def _is_pydantic_model(type_: Any) -> bool:
+    return isinstance(type_, type) and callable(getattr(type_, "model_dump", None))
+
+
+def _register_structured_output(c: cattrs.Converter) -> None:
+    """A schema travels as its name and JSON Schema (a class is read back as that schema, its
+    answers as dicts); a parsed answer that is a pydantic model as its JSON data."""
+    c.register_unstructure_hook(OutputSchema, lambda v: {"name": v.name, "json_schema": dict(v.json_schema)})
+    c.register_structure_hook(OutputSchema, _structure_output_schema)
+    c.register_unstructure_hook_func(_is_pydantic_model, lambda v: v.model_dump(mode="json"))
+
+
 def _build() -> cattrs.Converter:
     # Unknown keys are errors (a misspelt "temprature" must not vanish silently).
     c = make_converter(forbid_extra_keys=True)
@@ -237,6 +262,8 @@ def _build() -> cattrs.Converter:
         lambda t: t == optional_filter,
         lambda v, _: None if v is None else c.structure(v, Filter),  # type: ignore[arg-type]
     )
+
+    _register_structured_output(c)
 
     # provider_options (Request, ImageOptions, EmbeddingsOptions): registered attrs classes, tagged by import name.
     def unstructure_options(options: tuple[Any, ...]) -> list[dict[str, Any]]:

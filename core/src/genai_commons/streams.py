@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import attrs
+
 from .errors import ServiceUnavailableError
 from .model import (
     ChatStreamEvent,
@@ -38,7 +40,7 @@ class StreamAssembler:
                 self._ids[event.index] = event.id
             if event.name:
                 self._names[event.index] = self._names.get(event.index, "") + event.name
-        else:
+        elif isinstance(event, StreamEnd):
             self.end = event
 
     def response(self, duration_ms: float) -> Response:
@@ -59,6 +61,9 @@ class StreamAssembler:
             input_tokens=end.input_tokens,
             output_tokens=end.output_tokens,
             total_tokens=end.total_tokens,
+            cache_read_tokens=end.cache_read_tokens,
+            cache_write_tokens=end.cache_write_tokens,
+            reasoning_tokens=end.reasoning_tokens,
             duration_ms=duration_ms,
             stop_reason=end.stop_reason,
             provider_stop_reason=end.provider_stop_reason,
@@ -69,16 +74,33 @@ class StreamAssembler:
 class _AssembledStream:
     """What both stream kinds share: the assembler, and recording the response at the end."""
 
-    def __init__(self, provider: str, started: float, on_done: Callable[[Response], None]) -> None:
-        self._assembler = StreamAssembler(provider)
+    #: Set by :func:`genai_commons.structured_output.shape_stream`: makes the final response.
+    _shape: Callable[[Response], Response] | None = None
+
+    def __init__(
+        self,
+        provider: str,
+        started: float,
+        on_done: Callable[[Response], None],
+        assembler: StreamAssembler | None = None,
+    ) -> None:
+        self._assembler = assembler or StreamAssembler(provider)
         self._started = started
         self._on_done = on_done
         #: The assembled response, once the stream has ended.
         self.response: Response | None = None
+        #: ``PROVIDER:MODEL`` of the target answering a stream opened through an alias of several
+        #: targets (:mod:`genai_commons.fallbacks`); the response's ``model`` says it too.
+        self.answered_by: str | None = None
 
     def _finish(self) -> Response:
-        self.response = self._assembler.response((time.perf_counter() - self._started) * 1000)
+        response = self._assembler.response((time.perf_counter() - self._started) * 1000)
+        if self.answered_by is not None:
+            response = attrs.evolve(response, model=self.answered_by)
+        self.response = response
         self._on_done(self.response)
+        if self._shape is not None:  # structured output: parsed after the usage is recorded
+            self.response = self._shape(self.response)
         return self.response
 
 
@@ -89,9 +111,14 @@ class ChatStream(_AssembledStream):
     """
 
     def __init__(
-        self, events: Iterator[ChatStreamEvent], provider: str, started: float, on_done: Callable[[Response], None]
+        self,
+        events: Iterator[ChatStreamEvent],
+        provider: str,
+        started: float,
+        on_done: Callable[[Response], None],
+        assembler: StreamAssembler | None = None,
     ) -> None:
-        super().__init__(provider, started, on_done)
+        super().__init__(provider, started, on_done, assembler)
         self._events = events
 
     def __iter__(self) -> Iterator[ChatStreamEvent]:
@@ -128,8 +155,9 @@ class AsyncChatStream(_AssembledStream):
         provider: str,
         started: float,
         on_done: Callable[[Response], None],
+        assembler: StreamAssembler | None = None,
     ) -> None:
-        super().__init__(provider, started, on_done)
+        super().__init__(provider, started, on_done, assembler)
         self._events = events
 
     async def __aiter__(self) -> AsyncIterator[ChatStreamEvent]:

@@ -129,6 +129,9 @@ def aggregate(responses: Sequence[Response]) -> Response:
         input_tokens=_sum([r.input_tokens for r in responses]),
         output_tokens=_sum([r.output_tokens for r in responses]),
         total_tokens=_sum([r.total_tokens for r in responses]),
+        cache_read_tokens=_sum([r.cache_read_tokens for r in responses]),
+        cache_write_tokens=_sum([r.cache_write_tokens for r in responses]),
+        reasoning_tokens=_sum([r.reasoning_tokens for r in responses]),
         duration_ms=sum(durations) if durations else None,
     )
 

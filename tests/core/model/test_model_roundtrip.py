@@ -48,6 +48,7 @@ from genai_commons.model import (
     Modality,
     Not,
     Or,
+    OutputSchema,
     ProviderInfo,
     Range,
     Reference,
@@ -69,6 +70,7 @@ from genai_commons.model import (
     ToolCall,
     ToolCallDelta,
     ToolChoice,
+    ToolExecution,
     Usage,
 )
 from genai_commons.serialization import from_json, register_provider_options, structure, to_json, unstructure
@@ -227,6 +229,11 @@ EXAMPLES: dict[type, list[Any]] = {
     MetadataCollection: [METADATA, MetadataCollection()],
     Not: [Not(filter=In(key="topic", values=["sport"]))],
     Or: [Or(filters=[Eq(key="a", value="1"), Range(key="n", gt=1)])],
+    OutputSchema: [
+        OutputSchema.of(
+            {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}, name="weather"
+        )
+    ],
     ProviderInfo: [
         ProviderInfo(name="openai", capabilities=[Capability.CHAT, Capability.EMBED], description="OpenAI", version="1")
     ],
@@ -289,6 +296,10 @@ EXAMPLES: dict[type, list[Any]] = {
     Tool: [Tool(name="search"), Tool(name="get-time", description="Current time", tool_type="function")],
     ToolCall: [TOOL_CALL],
     ToolCallDelta: [ToolCallDelta(index=0, id="call_1", name="lookup_weather", arguments='{"ci')],
+    ToolExecution: [
+        ToolExecution(call=TOOL_CALL, result="18 C"),
+        ToolExecution(call=TOOL_CALL, result="x", is_error=True),
+    ],
     Usage: [
         Usage(
             provider="openai",
@@ -301,7 +312,20 @@ EXAMPLES: dict[type, list[Any]] = {
             duration_ms=99.5,
             timestamp=datetime(2025, 1, 13, 12, 30, tzinfo=UTC),
             calls=2,
-        )
+        ),
+        Usage(
+            provider="openai",
+            deployed_model_display_name="o3-mini",
+            model_id="o3-mini",
+            operation="chat",
+            input_tokens=1000,
+            output_tokens=50,
+            cache_read_tokens=600,
+            cache_write_tokens=10,
+            reasoning_tokens=20,
+            cost=0.00123,
+            timestamp=datetime(2025, 1, 13, 12, 30, tzinfo=UTC),
+        ),
     ],
 }
 

@@ -12,13 +12,18 @@ import click
 from ..errors import ValidationError
 
 
-def model_ref(_ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Check a ``PROVIDER:MODEL`` argument; it is split at the first colon (Bedrock ids contain colons)."""
+def model_ref(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check a ``PROVIDER:MODEL`` argument, or an alias of ``[aliases]``; a reference is split at
+    the first colon (Bedrock ids contain colons)."""
     provider, sep, model_id = value.partition(":")
     if not sep or not provider.strip() or not model_id.strip():
+        from ._models import is_alias  # noqa: PLC0415
+
+        if not sep and is_alias(ctx, value):
+            return value
         raise click.BadParameter(
             f"{value!r} is not a model reference; use PROVIDER:MODEL, for example openai:gpt-4o-mini "
-            "(see `genai models`)",
+            "(see `genai models`), or an alias of [aliases]",
             param=param,
         )
     return value

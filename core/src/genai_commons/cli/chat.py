@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import attrs
 import click
 
 from ..errors import GenAIError, ValidationError
-from ..model import FileCollection, FileContent, Message, Request, Response, Role, TextDelta
+from ..model import FileCollection, FileContent, Message, Request, Response, Role, TextDelta, ToolExecution
 from ..model.files import file_type_of
-from ._common import bad_arguments, model_ref, read_prompt, unstructure, verbosity, write_out
+from ._common import bad_arguments, read_prompt, unstructure, verbosity, write_out
+from ._models import model_and_text
 from ._state import CliState, echo_json, pass_state
 
 
@@ -51,22 +54,17 @@ def summary(response: Response) -> str:
 
 
 def _stream(state: CliState, model: str, request: Request, as_json: bool) -> Response:
-    """Stream the answer; when the model calls tools, run them and stream the next round."""
-    from ..toolloop import next_step, run_calls, runnable_calls  # noqa: PLC0415
+    """Stream the answer; the host runs the tools the model calls and streams every step."""
+    return _stream_once(state, model, request, as_json)
 
-    steps = state.host.config.tools.max_steps
-    for _ in range(steps):
-        response = _stream_once(state, model, request, as_json)
-        if not runnable_calls(request, response):
-            return response
-        request = next_step(request, run_calls(request, response))
-    from ..errors import ToolLoopError  # noqa: PLC0415
 
-    raise ToolLoopError(
-        f"the model still called tools after {steps} steps; raise [tools] max_steps if it needs more",
-        steps=steps,
-        response=response,
-    )
+def _answer(state: CliState, model: str, request: Request, stream: bool) -> Response:
+    """One turn of a conversation, printed (streamed or whole)."""
+    if stream:
+        return _stream_once(state, model, request, False)
+    response = state.host.chat(model, request)
+    click.echo(response.text)
+    return response
 
 
 def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -> Response:
@@ -77,6 +75,8 @@ def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -
             if isinstance(event, TextDelta) and not as_json and event.text:
                 write_out(event.text)
                 printed = True
+            elif isinstance(event, ToolExecution) and verbosity():
+                click.echo(f"[tool {event.call.name}{' failed' if event.is_error else ' ran'}]", err=True)
     except GenAIError:
         if printed:
             click.echo()  # end the partial line, so that the error starts on a line of its own
@@ -91,8 +91,8 @@ def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -
 
 
 @click.command("chat")
-@click.argument("model", metavar="PROVIDER:MODEL", callback=model_ref)
-@click.argument("prompt")
+@click.argument("model", metavar="[MODEL]", required=False)
+@click.argument("prompt", required=False)
 @click.option("-s", "--system", "system_prompt", metavar="TEXT", help="System prompt (instructions for the model).")
 @click.option("-t", "--temperature", type=float, metavar="T", help="Sampling temperature, 0 to 2.")
 @click.option("--max-tokens", type=int, metavar="N", help="Most tokens the answer may have.")
@@ -122,29 +122,61 @@ def _stream_once(state: CliState, model: str, request: Request, as_json: bool) -
     help="Offer a Python function as a tool (repeatable): MODULE:FUNCTION or PATH.py:FUNCTION. The host runs it "
     "when the model calls it.",
 )
+@click.option(
+    "--schema",
+    metavar="FILE_OR_JSON",
+    help="Ask for a JSON answer that follows this JSON Schema (inline JSON or a file); the validated JSON "
+    "object is printed.",
+)
 @click.option("--stream", is_flag=True, help="Print the answer as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A provider option (repeatable), checked by the provider's own option class: -o seed=7 (OpenAI), "
+    "-o top_k=50 (Bedrock). VALUE is read as JSON when it is JSON.",
+)
+@click.option(
+    "-i",
+    "--interactive",
+    is_flag=True,
+    help="Without PROMPT, hold a conversation even when standard input is not a terminal.",
+)
 @pass_state
 def chat_command(
     state: CliState,
     *,
-    model: str,
-    prompt: str,
+    model: str | None,
+    prompt: str | None,
     system_prompt: str | None,
     temperature: float | None,
     max_tokens: int | None,
     files: tuple[Path, ...],
     urls: tuple[str, ...],
     tools: tuple[str, ...],
+    schema: str | None,
     stream: bool,
     as_json: bool,
+    options: tuple[str, ...],
+    interactive: bool,
 ) -> None:
-    """Send PROMPT to MODEL (PROVIDER:MODEL) and print the answer.
+    """Send PROMPT to MODEL (PROVIDER:MODEL or an alias) and print the answer.
 
-    PROMPT may be - to read it from standard input. Only the answer's text goes to standard
+    Without MODEL, the [defaults] chat model answers (GENAI_CHAT_MODEL). PROMPT may be - to read
+    it from standard input. Only the answer's text goes to standard
     output; with -v the stop reason and token counts go to standard error.
     """
-    request = build_request(read_prompt(prompt), system_prompt, temperature, max_tokens, files, urls)
+    model, prompt = model_and_text(click.get_current_context(), model, prompt, "chat")
+    conversation = prompt is None
+    if conversation and not (interactive or sys.stdin.isatty()):
+        raise click.UsageError("Missing argument 'PROMPT' (on a terminal, or with -i, a conversation starts).")
+    if conversation and (files or urls):
+        raise click.UsageError("-f and -u attach files to a PROMPT; a conversation takes text only")
+    text = read_prompt(prompt) if prompt is not None else ""
+    request = build_request(text, system_prompt, temperature, max_tokens, files, urls)
     if tools:
         from ._tools import load_tool  # noqa: PLC0415
 
@@ -152,12 +184,26 @@ def chat_command(
             fn = load_tool(reference)
             with bad_arguments("'-T' / '--tool'"):
                 request = request.with_function(fn)
+    if options:
+        from ._options import provider_options  # noqa: PLC0415
+
+        request = request.with_options(*provider_options(state, model, options))
+    if conversation:
+        from ._interactive import converse  # noqa: PLC0415
+
+        template = attrs.evolve(request, messages=())
+        converse(state, model, template, lambda ref, turn: _answer(state, ref, turn, stream))
+        return
+    if schema is not None:
+        from ._schema import answer_json, with_schema  # noqa: PLC0415
+
+        request = with_schema(request, schema)
     if stream:
         response = _stream(state, model, request, as_json)
     else:
         response = state.host.chat(model, request)
         if not as_json:
-            click.echo(response.text)
+            click.echo(response.text if schema is None else answer_json(response.parsed))
     if as_json:
         echo_json(unstructure(response))
     if verbosity():

@@ -16,6 +16,7 @@ from ._state import CliState, echo_json, pass_state
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..budgets import BudgetStatus
     from ..usage import UsageDatabase, UsageReport, UsageRow
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -133,6 +134,55 @@ def report(
     _print_report(result, chart, None if found else Path(config.usage_database))
 
 
+@usage.command("budget")
+@click.option("--json", "as_json", is_flag=True, help="Print the limits and spend as JSON.")
+@pass_state
+def budget(state: CliState, *, as_json: bool) -> None:
+    """This month's spend (UTC) against each [budgets] limit."""
+    from ..budgets import BudgetGuard  # noqa: PLC0415
+    from ..errors import ConfigurationError  # noqa: PLC0415
+
+    config = state.host.config
+    if not config.budgets.configured:
+        if as_json:
+            echo_json({"budgets": []})
+            return
+        click.echo(
+            "No budgets are configured. Add monthly limits to the configuration, for example:\n\n"
+            "  [budgets.overall]\n  usd = 100.0\n\n  [budgets.providers.openai]\n  tokens = 5000000"
+        )
+        return
+    try:
+        guard = BudgetGuard.for_config(config)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _database(config.usage_database):
+        try:
+            statuses = guard.status()
+        finally:
+            guard.close()
+    if as_json:
+        echo_json(
+            {
+                "warn_at": config.budgets.warn_at,
+                "budgets": [
+                    {
+                        "scope": s.scope,
+                        "unit": s.unit,
+                        "limit": s.limit,
+                        "spent": round(s.spent, 6),
+                        "remaining": round(s.remaining, 6),
+                        "used": round(s.fraction, 4),
+                        "since": s.since.isoformat(),
+                    }
+                    for s in statuses
+                ],
+            }
+        )
+        return
+    _print_budgets(statuses, config.budgets.warn_at)
+
+
 @usage.command("cleanup")
 @click.option(
     "--days",
@@ -170,6 +220,14 @@ def cleanup(state: CliState, *, days: int | None, as_json: bool) -> None:
 
 def _tokens(value: int) -> str:
     return f"{value:,}"
+
+
+def _money(value: float | None, unpriced: int = 0) -> str:
+    """A cost in USD; ``—`` when unknown, and ``*`` when some records of the sum have no cost."""
+    if value is None:
+        return "—"
+    text = f"{value:,.2f}" if value >= 1 else f"{value:.4f}"
+    return f"{text}*" if unpriced else text
 
 
 def _duration(ms: float) -> str:
@@ -230,6 +288,7 @@ def _print_report(report: UsageReport, chart: UsageReport | None, missing: Path 
         ("Output", _tokens(total.output_tokens)),
         ("Total", _tokens(total.total_tokens)),
         ("Duration", _duration(total.duration_ms)),
+        ("Cost (USD)", _money(total.cost, total.unpriced_records)),
     ):
         table.add_column(name, footer=footer, justify="right", no_wrap=True)
     for row in report.rows:
@@ -240,11 +299,45 @@ def _print_report(report: UsageReport, chart: UsageReport | None, missing: Path 
             _tokens(row.output_tokens),
             _tokens(row.total_tokens),
             _duration(row.duration_ms),
+            _money(row.cost, row.unpriced_records),
         )
     console.print(table)
+    if total.unpriced_records:
+        console.print(
+            f"* {_tokens(total.unpriced_records)} records have no cost: no price is known for their model "
+            '(add [prices."PROVIDER:MODEL"] to the configuration), or they were recorded before costs were.'
+        )
     if chart is not None and chart.rows:
         console.print()
         console.print(_bar_chart(chart, console.width))
+
+
+def _amount(value: float, unit: str) -> str:
+    return _tokens(int(value)) if unit == "tokens" else f"{value:,.2f} USD"
+
+
+def _print_budgets(statuses: list[BudgetStatus], warn_at: float) -> None:
+    from rich.box import SIMPLE_HEAD  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = Console(highlight=False)
+    month = f"{statuses[0].since:%Y-%m}" if statuses else ""
+    table = Table(title=f"Budgets for {month} (UTC)", title_justify="left", box=SIMPLE_HEAD)
+    table.add_column("Budget", overflow="fold")
+    for name in ("Spent", "Limit", "Used", "Remaining"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s in statuses:
+        style = "red" if s.exhausted else "yellow" if s.fraction >= warn_at else ""
+        table.add_row(
+            s.scope,
+            _amount(s.spent, s.unit),
+            _amount(s.limit, s.unit),
+            f"{s.fraction:.0%}",
+            _amount(s.remaining, s.unit),
+            style=style,
+        )
+    console.print(table)
 
 
 def _bar_chart(chart: UsageReport, width: int) -> RenderableType:

@@ -324,6 +324,26 @@ def _history_tool_names(messages: Iterable[Json]) -> set[str]:
 # -- the response -------------------------------------------------------------------------------
 
 
+def converse_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """The token counts of a Converse ``usage`` object, as keyword arguments of ``Response`` and
+    ``StreamEnd``. Converse counts prompt-cache reads and writes (``cacheReadInputTokens``,
+    ``cacheWriteInputTokens``) apart from ``inputTokens``; the core counts them in
+    ``input_tokens`` too (as ``totalTokens`` does), and says how many in ``cache_read_tokens``
+    and ``cache_write_tokens``."""
+    read = usage.get("cacheReadInputTokens")
+    write = usage.get("cacheWriteInputTokens")
+    inp = usage.get("inputTokens")
+    if inp is not None and (read or write):
+        inp = inp + (read or 0) + (write or 0)
+    return {
+        "input_tokens": inp,
+        "output_tokens": usage.get("outputTokens"),
+        "total_tokens": usage.get("totalTokens"),
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+    }
+
+
 def converse_response(data: Mapping[str, Any], *, model_id: str | None = None) -> Response:
     """The core response for a Converse answer: text, tool calls, stop reason, usage, and the
     service's own latency (``metrics.latencyMs``) as ``duration_ms``."""
@@ -343,9 +363,7 @@ def converse_response(data: Mapping[str, Any], *, model_id: str | None = None) -
     provider_stop = data.get("stopReason")
     return Response(
         message=Message(role=Role.ASSISTANT, content=text if text or not calls else None, tool_calls=calls),
-        input_tokens=usage.get("inputTokens"),
-        output_tokens=usage.get("outputTokens"),
-        total_tokens=usage.get("totalTokens"),
+        **converse_usage(usage),
         duration_ms=float(latency) if latency is not None else None,
         stop_reason=stop_reason(provider_stop),
         provider_stop_reason=provider_stop,

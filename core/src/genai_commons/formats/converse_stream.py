@@ -28,7 +28,7 @@ from ..errors import (
     ServiceUnavailableError,
 )
 from ..model.streaming import ChatStreamEvent, StreamEnd, TextDelta, ToolCallDelta
-from .converse import stop_reason
+from .converse import converse_usage, stop_reason
 
 __all__ = ["EVENT_KINDS", "ConverseStreamReader", "StreamExceptionEvent", "astream_events", "stream_events"]
 
@@ -158,9 +158,7 @@ class ConverseStreamReader:
         return StreamEnd(
             stop_reason=stop_reason(self.provider_stop),
             provider_stop_reason=self.provider_stop,
-            input_tokens=self.usage.get("inputTokens"),
-            output_tokens=self.usage.get("outputTokens"),
-            total_tokens=self.usage.get("totalTokens"),
+            **converse_usage(self.usage),
             model_id=self.model_id,
         )
 

@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "Modality": "enums",
     "Not": "retrieval",
     "Or": "retrieval",
+    "OutputSchema": "structured",
     "ProviderInfo": "deployed",
     "Range": "retrieval",
     "Reference": "chat",
@@ -71,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "tools",
     "ToolCallDelta": "streaming",
     "ToolChoice": "enums",
+    "ToolExecution": "streaming",
     "Usage": "usage",
     "Vector": "knowledge",
     "exact_match": "retrieval",
@@ -116,7 +118,8 @@ if TYPE_CHECKING:
         SyncStatus,
         exact_match,
     )
-    from .streaming import ChatStreamEvent, StreamEnd, TextDelta, ToolCallDelta
+    from .streaming import ChatStreamEvent, StreamEnd, TextDelta, ToolCallDelta, ToolExecution
+    from .structured import OutputSchema
     from .tools import Function, JsonObject, Tool, ToolCall
     from .usage import Usage
 
@@ -159,6 +162,7 @@ __all__ = [
     "Modality",
     "Not",
     "Or",
+    "OutputSchema",
     "ProviderInfo",
     "Range",
     "Reference",
@@ -182,6 +186,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
+    "ToolExecution",
     "Usage",
     "Vector",
     "exact_match",

@@ -6,8 +6,8 @@ edited copy, so a request can be reused and shared between threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Unpack
 
 import attrs
 from attrs import Factory, field, frozen
@@ -25,7 +25,11 @@ from ._validators import (
 )
 from .enums import FileType, MessageType, Role, SourceType, StopReason, ToolChoice
 from .files import FileCollection, FileContent
+from .structured import OutputSchema, output_schema
 from .tools import Function, Tool, ToolCall
+
+if TYPE_CHECKING:
+    from .openai_format import ChatParams
 
 
 def _default_message_type(message: Message) -> MessageType:
@@ -125,7 +129,19 @@ class Reference:
 
 
 def _tuple_of_messages(value: Iterable[Message]) -> tuple[Message, ...]:
-    return tuple(value)
+    if isinstance(value, str | dict):
+        raise ValidationError(
+            f"messages must be a list of Message objects, got a {type(value).__name__} "
+            "(for OpenAI-style dicts use Request.from_openai)"
+        )
+    messages = tuple(value)
+    for index, message in enumerate(messages):
+        if type(message) is not Message and not isinstance(message, Message):
+            raise ValidationError(
+                f"messages[{index}] must be a Message, got a {type(message).__name__} "
+                "(for OpenAI-style dicts use Request.from_openai)"
+            )
+    return messages
 
 
 @frozen(kw_only=True)
@@ -147,6 +163,8 @@ class Request(CarriesProviderOptions):
     messages: tuple[Message, ...] = field(default=(), converter=_tuple_of_messages)
     tools: tuple[Tool, ...] = field(default=(), converter=_tools)
     provider_options: tuple[Any, ...] = field(default=(), converter=_options)
+    #: The JSON the answer must be (structured output); see :meth:`with_output_schema`.
+    output_schema: OutputSchema | None = field(default=None, converter=output_schema)
 
     def __attrs_post_init__(self) -> None:
         names = [tool.name for tool in self.tools]
@@ -186,6 +204,23 @@ class Request(CarriesProviderOptions):
         """A request of one user message (chat without history)."""
         return cls(system_prompt=system_prompt, messages=(Message(role=Role.USER, content=prompt, files=files),))
 
+    @classmethod
+    def from_openai(cls, messages: Iterable[Mapping[str, Any] | Message], **params: Unpack[ChatParams]) -> Request:
+        """A request of OpenAI-style messages (``[{"role": "user", "content": "Hi"}]``) and the
+        chat calls' keyword parameters (``system``, ``temperature``, ``top_p``, ``max_tokens``,
+        ``stop``, ``tools``, ``tool_choice``); leading system messages become the system prompt.
+        See :mod:`genai_commons.model.openai_format`."""
+        from .openai_format import request_from_openai  # noqa: PLC0415 - loads on first use
+
+        return request_from_openai(messages, params)
+
+    def to_openai(self) -> dict[str, Any]:
+        """``{"messages": [...], **parameters}`` in OpenAI's form: ``Request.from_openai(**it)``
+        gives this request back (functions come back as described tools)."""
+        from .openai_format import request_to_openai  # noqa: PLC0415
+
+        return request_to_openai(self)
+
     def with_message(self, role: Role | str, content: str, files: FileCollection | None = None) -> Request:
         """A copy with one more message ("Add Message to Request"); add them oldest first."""
         return attrs.evolve(self, messages=(*self.messages, Message(role=role, content=content, files=files)))
@@ -210,6 +245,12 @@ class Request(CarriesProviderOptions):
         The JSON schema comes from the signature and type hints, the description from the docstring.
         """
         return self.with_tool(Function.from_callable(fn, name=name, description=description))
+
+    def with_output_schema(self, schema: Any, *, name: str | None = None) -> Request:
+        """A copy asking for an answer in JSON that follows ``schema``: a pydantic model class, a
+        dataclass, an attrs class or a JSON Schema dict (of type ``object``). The response's
+        ``parsed`` then holds the validated answer (an instance of the class, or the dict)."""
+        return attrs.evolve(self, output_schema=OutputSchema.of(schema, name=name))
 
     def with_tool_choice(self, choice: ToolChoice | str, tool: Tool | str | None = None) -> Request:
         """A copy with a tool choice ("Tools: Set Tool Choice"); ``tool`` is needed for ``TOOL``."""
@@ -248,6 +289,12 @@ class Response:
     input_tokens: int | None = field(default=None, validator=in_range(0, None))
     output_tokens: int | None = field(default=None, validator=in_range(0, None))
     total_tokens: int | None = field(default=None, validator=in_range(0, None))
+    #: Input tokens read from the provider's prompt cache (part of ``input_tokens``).
+    cache_read_tokens: int | None = field(default=None, validator=in_range(0, None))
+    #: Input tokens written to the provider's prompt cache (part of ``input_tokens``).
+    cache_write_tokens: int | None = field(default=None, validator=in_range(0, None))
+    #: Output tokens the model spent reasoning (part of ``output_tokens``).
+    reasoning_tokens: int | None = field(default=None, validator=in_range(0, None))
     #: Duration of the provider call(s), in milliseconds.
     duration_ms: float | None = field(default=None, validator=in_range(0, None))
     stop_reason: StopReason | None = field(default=None, converter=optional_stop_reason)
@@ -256,6 +303,12 @@ class Response:
     references: tuple[Reference, ...] = field(default=(), converter=_references)
     #: The model id the provider reports having used, when it says.
     model_id: str | None = None
+    #: ``PROVIDER:MODEL`` of the target that answered a call made through an alias of several
+    #: targets (see :mod:`genai_commons.fallbacks`); None for a call on one model.
+    model: str | None = None
+    #: The validated answer of a call with an output schema: an instance of the schema's class,
+    #: or a dict for a JSON Schema dict; None otherwise.
+    parsed: Any = None
 
     def __attrs_post_init__(self) -> None:
         if self.message.role is not Role.ASSISTANT:
@@ -273,6 +326,19 @@ class Response:
             object.__setattr__(copy, attribute.name, getattr(self, attribute.name))
         object.__setattr__(copy, "duration_ms", duration_ms)
         return copy
+
+    def to_openai(self) -> dict[str, Any]:
+        """The response as an OpenAI ``chat.completion`` object (one choice, usage in tokens)."""
+        from .openai_format import response_to_openai  # noqa: PLC0415 - loads on first use
+
+        return response_to_openai(self)
+
+    @classmethod
+    def from_openai(cls, completion: Mapping[str, Any]) -> Response:
+        """A response of an OpenAI ``chat.completion`` object (its first choice)."""
+        from .openai_format import response_from_openai  # noqa: PLC0415
+
+        return response_from_openai(completion)
 
     @classmethod
     def of_text(cls, text: str, **kwargs: Any) -> Response:

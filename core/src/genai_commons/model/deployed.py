@@ -82,6 +82,10 @@ class DeployedModel:
     supports_history: bool = True
     supports_function_calling: bool = False
     supports_streaming: bool = False
+    #: The provider honours ``Request.output_schema`` itself (OpenAI's ``response_format``, Bedrock's
+    #: ``outputConfig``). Without it the host asks a model with function calling for a forced tool
+    #: call whose arguments are the answer; a model with neither is refused a schema.
+    supports_structured_output: bool = False
     #: The input modalities (image, document) the provider's API reads from ``http(s)`` URLs itself.
     #: A URL file of another modality is downloaded by the host when ``[files] fetch_urls`` allows
     #: it, and refused otherwise.

@@ -10,6 +10,7 @@ from attrs import field, frozen
 
 from ._validators import in_range, optional_stop_reason
 from .enums import StopReason
+from .tools import ToolCall
 
 
 @frozen(kw_only=True)
@@ -38,8 +39,24 @@ class StreamEnd:
     input_tokens: int | None = field(default=None, validator=in_range(0, None))
     output_tokens: int | None = field(default=None, validator=in_range(0, None))
     total_tokens: int | None = field(default=None, validator=in_range(0, None))
+    #: Input tokens read from / written to the prompt cache, and reasoning tokens (see ``Response``).
+    cache_read_tokens: int | None = field(default=None, validator=in_range(0, None))
+    cache_write_tokens: int | None = field(default=None, validator=in_range(0, None))
+    reasoning_tokens: int | None = field(default=None, validator=in_range(0, None))
     model_id: str | None = None
 
 
-#: What a streaming hook yields.
-ChatStreamEvent = TextDelta | ToolCallDelta | StreamEnd
+@frozen(kw_only=True)
+class ToolExecution:
+    """The host ran a tool the model called: the call, and the text sent back to the model as its
+    result. Only streams that run the host's tool loop yield it (providers never do); the next
+    step's events follow it."""
+
+    call: ToolCall
+    #: What the tool returned, as sent to the model (an error message when ``is_error``).
+    result: str
+    is_error: bool = False
+
+
+#: What a streaming hook yields (and, with the host's tool loop, :class:`ToolExecution`).
+ChatStreamEvent = TextDelta | ToolCallDelta | StreamEnd | ToolExecution

@@ -42,3 +42,12 @@ class Usage:
     timestamp: datetime = field(factory=_now, converter=_utc)
     #: Model calls aggregated into this record (several for a tool-calling loop).
     calls: int = field(default=1, validator=in_range(1, None))
+    #: Input tokens read from the provider's prompt cache (counted in ``input_tokens`` too).
+    cache_read_tokens: int = field(default=0, validator=in_range(0, None))
+    #: Input tokens written to the provider's prompt cache (counted in ``input_tokens`` too).
+    cache_write_tokens: int = field(default=0, validator=in_range(0, None))
+    #: Output tokens spent on reasoning (counted in ``output_tokens`` too).
+    reasoning_tokens: int = field(default=0, validator=in_range(0, None))
+    #: What the interaction cost in USD, from the price table (see :mod:`genai_commons.prices`);
+    #: None when no price is known for the model (never guessed).
+    cost: float | None = field(default=None, validator=in_range(0, None))

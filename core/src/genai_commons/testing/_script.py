@@ -165,6 +165,9 @@ def stream_events(response: Response) -> list[ChatStreamEvent]:
             input_tokens=response.input_tokens,
             output_tokens=response.output_tokens,
             total_tokens=response.total_tokens,
+            cache_read_tokens=response.cache_read_tokens,
+            cache_write_tokens=response.cache_write_tokens,
+            reasoning_tokens=response.reasoning_tokens,
             model_id=response.model_id,
         )
     )

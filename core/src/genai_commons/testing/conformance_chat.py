@@ -120,12 +120,11 @@ class ChatConformance:
         return value
 
     def structured_output(self, request: Request, schema: dict[str, Any]) -> Request:
-        """``request``, asking for JSON that follows ``schema`` the way the provider offers it
-        (usually an options object of the plugin: ``request.with_options(...)``)."""
-        pytest.fail(
-            f"{type(self).__name__}: implement structured_output(request, schema), or set "
-            "STRUCTURED_OUTPUT = False when the provider offers no structured output"
-        )
+        """``request``, asking for JSON that follows ``schema``. The default is the common API,
+        ``request.with_output_schema(schema)``: the host then uses the provider's own structured
+        output where the model declares ``supports_structured_output``, else a forced tool call
+        (function calling). Override it to check a plugin's own option instead."""
+        return request.with_output_schema(schema)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -194,7 +193,7 @@ class ChatConformance:
             host, stream_model, "stream_model", supports_function_calling=True, supports_streaming=True
         )
         request = self._forced_tool_request([])
-        stream = host.stream(ref, request)
+        stream = host.stream(ref, request, run_tools=False)
         events = list(stream)
         deltas = [e for e in events if isinstance(e, ToolCallDelta)]
         assert deltas, "the streamed answer carries no ToolCallDelta"
@@ -253,18 +252,30 @@ class ChatConformance:
         assert _STOP in self._sent(plugin), "the stop sequence did not reach the service"
         assert "omega" not in response.text and _STOP not in response.text, "the answer did not stop"
 
-    def test_structured_output(self, host: Host, chat_model: str | None) -> None:
-        ref, _ = self._chat_model(host, chat_model, "chat_model")
+    def test_structured_output(self, host: Host, chat_model: str | None, stream_model: str | None) -> None:
+        ref, model = self._chat_model(host, chat_model, "chat_model")
         if not self.STRUCTURED_OUTPUT:
             pytest.skip(f"{type(self).__name__} sets STRUCTURED_OUTPUT = False")
+        if not (model.supports_structured_output or model.supports_function_calling):
+            pytest.skip(f"{model.ref} declares neither structured output nor function calling")
         request = self.structured_output(Request.from_prompt("Is it sunny in Paris? Answer in JSON."), _SCHEMA)
-        response = host.chat(ref, request)
+        self._check_structured(request, host.chat(ref, request))
+        if stream_model is not None and request.output_schema is not None:
+            streamed = host.model(stream_model)
+            if streamed.supports_structured_output or streamed.supports_function_calling:
+                self._check_structured(request, host.stream(stream_model, request).collect())
+
+    @staticmethod
+    def _check_structured(request: Request, response: Response) -> None:
         try:
             data = json.loads(response.text)
         except ValueError:
             pytest.fail(f"structured output is not JSON: {response.text[:80]!r}")
         assert isinstance(data, dict) and set(data) == {"city", "sunny"}, f"not the schema's object: {data!r}"
         assert isinstance(data["city"], str) and isinstance(data["sunny"], bool)
+        assert not response.tool_calls, "the answer came back as a tool call, not as the answer's text"
+        if request.output_schema is not None:
+            assert response.parsed == data, "response.parsed is not the validated answer"
 
     # -- streams -------------------------------------------------------------------------------
 

@@ -39,7 +39,18 @@ GROUP_FIELDS: dict[GroupBy, tuple[str, ...]] = {
     GroupBy.OPERATION: ("operation",),
     GroupBy.MODEL_DAY: ("day", *_MODEL),
 }
-SUM_FIELDS = ("calls", "input_tokens", "output_tokens", "total_tokens", "duration_ms")
+SUM_FIELDS = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "duration_ms",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "unpriced_records",
+)
 
 
 @frozen(kw_only=True)
@@ -56,6 +67,13 @@ class UsageRow:
     output_tokens: int = 0
     total_tokens: int = 0
     duration_ms: float = 0.0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    #: USD: the sum over the group's records that have a cost; None when none has one.
+    cost: float | None = None
+    #: Records without a cost (no price known for their model, or recorded before costs were).
+    unpriced_records: int = 0
 
     @property
     def model(self) -> str:
@@ -115,7 +133,7 @@ class UsageReport:
         writer = csv.writer(file)
         writer.writerow(self.fields)
         for row in self.rows:
-            writer.writerow([_csv_value(getattr(row, name)) for name in self.fields])
+            writer.writerow([_csv_value(getattr(row, name), name) for name in self.fields])
         return len(self.rows)
 
     def save_csv(self, path: str | Path) -> int:
@@ -135,11 +153,11 @@ class CleanupResult:
     deleted: int
 
 
-def _csv_value(value: Any) -> Any:
+def _csv_value(value: Any, name: str = "") -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        return round(value, 3)
+        return round(value, 6 if name == "cost" else 3)
     return value
 
 
@@ -191,12 +209,18 @@ def usage_report(
         raise ValidationError(f"cannot group usage by {by!r}; use one of {', '.join(GroupBy)}") from None
     keys = GROUP_FIELDS[group]
     rows = tuple(_row(keys, values) for values in db.totals(keys, since=since, until=until, **filters))
+    costs = [r.cost for r in rows if r.cost is not None]
     total = UsageRow(
         calls=sum(r.calls for r in rows),
         input_tokens=sum(r.input_tokens for r in rows),
         output_tokens=sum(r.output_tokens for r in rows),
         total_tokens=sum(r.total_tokens for r in rows),
         duration_ms=sum(r.duration_ms for r in rows),
+        cache_read_tokens=sum(r.cache_read_tokens for r in rows),
+        cache_write_tokens=sum(r.cache_write_tokens for r in rows),
+        reasoning_tokens=sum(r.reasoning_tokens for r in rows),
+        cost=sum(costs) if costs else None,
+        unpriced_records=sum(r.unpriced_records for r in rows),
     )
     return UsageReport(by=group, since=since, until=until, rows=rows, total=total)
 
@@ -205,7 +229,7 @@ def _row(keys: tuple[str, ...], values: tuple[Any, ...]) -> UsageRow:
     groups: dict[str, Any] = dict(zip(keys, values, strict=False))
     if "day" in groups:
         groups["day"] = date.fromisoformat(groups["day"])
-    calls, inp, out, total, duration = values[len(keys) :]
+    calls, inp, out, total, duration, read, write, reasoning, cost, unpriced = values[len(keys) :]
     return UsageRow(
         **groups,
         calls=int(calls),
@@ -213,6 +237,11 @@ def _row(keys: tuple[str, ...], values: tuple[Any, ...]) -> UsageRow:
         output_tokens=int(out),
         total_tokens=int(total),
         duration_ms=float(duration),
+        cache_read_tokens=int(read),
+        cache_write_tokens=int(write),
+        reasoning_tokens=int(reasoning),
+        cost=None if cost is None else float(cost),
+        unpriced_records=int(unpriced),
     )
 
 

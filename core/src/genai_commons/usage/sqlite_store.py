@@ -25,14 +25,15 @@ from .._log import get_logger
 from ..errors import ValidationError
 from ..hookspecs import hookimpl
 from ..model.usage import Usage
-from ..storage import ensure_schema, open_database, write_transaction
+from ..storage import ensure_schema, migration, open_database, schema_version, write_transaction
 
 if TYPE_CHECKING:
     from ..config import Config
 
 _log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+#: Version 1: tokens, duration and calls; version 2 adds cache and reasoning tokens and the cost.
+SCHEMA_VERSION = 2
 #: Automatic clean-up runs at most this often (the seed's daily ``ScE_Usage_Cleanup``).
 CLEANUP_INTERVAL_S = 24 * 60 * 60
 _DAY_S = 24 * 60 * 60
@@ -54,11 +55,33 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS usage_timestamp ON usage (timestamp)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+#: From version 1 to 2, in place: existing rows keep every value, with no cache or reasoning
+#: tokens and no cost (NULL: unknown, not zero).
+_MIGRATE_TO_2 = (
+    "ALTER TABLE usage ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage ADD COLUMN cost REAL",
+)
 _COLUMNS = (
     "timestamp, provider, deployed_model_display_name, model_id, operation, "
-    "input_tokens, output_tokens, total_tokens, duration_ms, calls"
+    "input_tokens, output_tokens, total_tokens, duration_ms, calls, "
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost"
 )
-_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant
+_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 - constant
+#: The sums :meth:`UsageDatabase.totals` returns after a group's keys, in this order.
+SUMS = (
+    "SUM(calls)",
+    "SUM(input_tokens)",
+    "SUM(output_tokens)",
+    "SUM(total_tokens)",
+    "SUM(duration_ms)",
+    "SUM(cache_read_tokens)",
+    "SUM(cache_write_tokens)",
+    "SUM(reasoning_tokens)",
+    "SUM(cost)",
+    "COUNT(*) - COUNT(cost)",
+)
 _LAST_CLEANUP = "last_automatic_cleanup"
 #: Connections inherited through fork, kept alive so that closing them cannot disturb the parent.
 _INHERITED: list[sqlite3.Connection] = []
@@ -94,6 +117,10 @@ def _row(usage: Usage) -> tuple[Any, ...]:
         usage.total_tokens,
         usage.duration_ms,
         usage.calls,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+        usage.cost,
     )
 
 
@@ -126,7 +153,13 @@ class UsageDatabase:
     def _open(self) -> sqlite3.Connection:
         conn = open_database(self.path, timeout=self.timeout)
         try:
-            ensure_schema(conn, SCHEMA_VERSION, _SCHEMA)
+            ensure_schema(conn, 1, _SCHEMA)
+            if schema_version(conn) < SCHEMA_VERSION:
+                with migration(conn, 1, 2) as due:
+                    if due:
+                        for statement in _MIGRATE_TO_2:
+                            conn.execute(statement)
+                        _log.info("usage_database_migrated", database=str(self.path), schema=2)
         except BaseException:
             conn.close()
             raise
@@ -261,6 +294,10 @@ class UsageDatabase:
                 total_tokens=r[7],
                 duration_ms=r[8],
                 calls=r[9],
+                cache_read_tokens=r[10],
+                cache_write_tokens=r[11],
+                reasoning_tokens=r[12],
+                cost=r[13],
             )
             for r in rows
         ]
@@ -283,8 +320,10 @@ class UsageDatabase:
         **filters: str | None,
     ) -> list[tuple[Any, ...]]:
         """Sums per group: one tuple per group of its keys (in ``group_by`` order; ``day`` as
-        ``YYYY-MM-DD`` in UTC), then calls, input, output and total tokens and duration (ms),
-        ordered by the keys."""
+        ``YYYY-MM-DD`` in UTC), then the sums of :data:`SUMS` — calls, input, output and total
+        tokens, duration (ms), cache read, cache write and reasoning tokens, the cost (None when
+        no record of the group has one) and the number of records without a cost — ordered by
+        the keys."""
         unknown = [key for key in group_by if key not in GROUP_KEYS]
         if unknown:
             raise ValidationError(f"cannot group usage by {unknown[0]!r}; use one of {', '.join(GROUP_KEYS)}")
@@ -292,7 +331,7 @@ class UsageDatabase:
             return []
         keys = [GROUP_KEYS[key] for key in group_by]
         where, params = self._where(since, until, filters)
-        sums = "SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), SUM(duration_ms)"
+        sums = ", ".join(SUMS)
         sql = f"SELECT {', '.join([*keys, sums])} FROM usage{where}"  # noqa: S608 - expressions are constants
         if keys:
             positions = ", ".join(str(i + 1) for i in range(len(keys)))

@@ -74,6 +74,13 @@ class BedrockProvider(Provider):
     search_types = frozenset({SearchType.VECTOR, SearchType.HYBRID})
     settings_class = BedrockSettings
 
+    @classmethod
+    def option_classes(cls) -> tuple[type, ...]:
+        """``ClaudeOptions`` and ``GuardrailOptions``, for ``genai chat -o top_k=50``."""
+        from .options import ClaudeOptions, GuardrailOptions  # noqa: PLC0415 - loaded when asked
+
+        return (ClaudeOptions, GuardrailOptions)
+
     def __init__(self, session: Any = None) -> None:
         super().__init__()
         self._session = session

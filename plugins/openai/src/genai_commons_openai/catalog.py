@@ -36,6 +36,8 @@ class ModelSpec:
     tools: bool = True
     streaming: bool = True
     system_prompt: bool = True
+    #: Structured output through ``response_format`` json_schema (else the host forces a tool call).
+    structured_output: bool = False
     #: Reasoning models take ``max_completion_tokens`` and no temperature or top-p.
     reasoning: bool = False
     #: Known OpenAI models take ``max_completion_tokens``; other servers expect ``max_tokens``.
@@ -76,6 +78,7 @@ class ModelSpec:
             supports_history=chat,
             supports_function_calling=chat and self.tools,
             supports_streaming=chat and self.streaming,
+            supports_structured_output=chat and self.structured_output,
             active=self.active,
             max_batch_size=self.max_batch_size,
             max_input_tokens=self.max_input_tokens,
@@ -100,6 +103,7 @@ def _chat(
         max_completion_tokens=True,
         max_input_tokens=context,
         max_output_tokens=output,
+        structured_output=kw.pop("structured_output", True),
         **_SAMPLING,
         **kw,
     )
@@ -144,7 +148,16 @@ KNOWN: Mapping[str, ModelSpec] = {
     "o3": _chat("o3", 200_000, 100_000, reasoning=True),
     "o3-mini": _chat("o3-mini", 200_000, 100_000, vision=False, reasoning=True),
     "o1": _chat("o1", 200_000, 100_000, reasoning=True),
-    "o1-mini": _chat("o1-mini", 128_000, 65_536, vision=False, reasoning=True, tools=False, system_prompt=False),
+    "o1-mini": _chat(
+        "o1-mini",
+        128_000,
+        65_536,
+        vision=False,
+        reasoning=True,
+        tools=False,
+        system_prompt=False,
+        structured_output=False,
+    ),
     # Legacy families: snapshots differ in their output caps, so none is declared.
     "gpt-4-turbo": ModelSpec(
         wire_id="", display_name="GPT-4 Turbo", vision=True, max_input_tokens=128_000, **_SAMPLING
@@ -204,7 +217,9 @@ def listed_remotely(model_id: str) -> bool:
 
 # -- the configuration ----------------------------------------------------------------------
 
-_BOOLEAN_KEYS = ("vision", "documents", "tools", "streaming", "system_prompt", "reasoning", "active")
+_BOOLEAN_KEYS = (
+    "vision", "documents", "tools", "streaming", "system_prompt", "reasoning", "structured_output", "active"
+)  # fmt: skip
 _INT_KEYS = ("dimensions", "max_input_tokens", "max_batch_size")
 _STRING_KEYS = ("model", "display_name", "output", "quality", "style")
 _KEYS = frozenset((*_BOOLEAN_KEYS, *_INT_KEYS, *_STRING_KEYS))

@@ -15,6 +15,7 @@ from genai_commons import (
     FileContent,
     FileType,
     Message,
+    OutputSchema,
     Request,
     Response,
     Role,
@@ -26,9 +27,18 @@ from genai_commons import (
 )
 
 from .catalog import ModelSpec
-from .options import OpenAIChatOptions
+from .options import JsonSchemaFormat, OpenAIChatOptions
 
-__all__ = ["STOP_REASONS", "chat_body", "chat_response", "extension_of", "media_type", "sniff", "stop_reason"]
+__all__ = [
+    "STOP_REASONS",
+    "chat_body",
+    "chat_response",
+    "extension_of",
+    "media_type",
+    "response_format",
+    "sniff",
+    "stop_reason",
+]
 
 STOP_REASONS = {
     "stop": StopReason.END_TURN,
@@ -166,6 +176,15 @@ def _check_sampling(spec: ModelSpec, request: Request, ref: str) -> None:
         )
 
 
+def response_format(schema: OutputSchema) -> dict[str, Any]:
+    """``response_format`` for an output schema: strict when the schema allows it (every property
+    required, no free-form objects), else the schema as it is with ``strict: false``."""
+    strict = schema.strict_json_schema()
+    if strict is None:
+        return JsonSchemaFormat(name=schema.name, schema=schema.json_schema, strict=False).to_wire()
+    return JsonSchemaFormat(name=schema.name, schema=strict).to_wire()
+
+
 def chat_body(
     spec: ModelSpec, request: Request, *, ref: str, stream: bool = False, stream_usage: bool = True
 ) -> dict[str, Any]:
@@ -198,6 +217,12 @@ def chat_body(
     options = request.option(OpenAIChatOptions)
     if options is not None:
         body.update(options.to_wire())
+    if request.output_schema is not None:
+        if "response_format" in body:
+            raise ValidationError(
+                "the request has an output schema and OpenAIChatOptions(response_format=...); keep one of them"
+            )
+        body["response_format"] = response_format(request.output_schema)
     if stream:
         body["stream"] = True
         if stream_usage:
@@ -224,6 +249,19 @@ def tool_calls(raw: Any) -> tuple[ToolCall, ...]:
     )
 
 
+def usage_detail(usage: dict[str, Any]) -> dict[str, Any]:
+    """The token detail of a ``usage`` object: cached prompt tokens
+    (``prompt_tokens_details.cached_tokens``, part of ``prompt_tokens``) and reasoning tokens
+    (``completion_tokens_details.reasoning_tokens``, part of ``completion_tokens``); None where
+    the server does not say."""
+    prompt = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    return {
+        "cache_read_tokens": prompt.get("cached_tokens"),
+        "reasoning_tokens": completion.get("reasoning_tokens"),
+    }
+
+
 def chat_response(data: dict[str, Any]) -> Response:
     """A chat completion as a :class:`Response` (raises KeyError/TypeError on a malformed one)."""
     choice = data["choices"][0]
@@ -242,6 +280,7 @@ def chat_response(data: dict[str, Any]) -> Response:
         input_tokens=usage.get("prompt_tokens"),
         output_tokens=usage.get("completion_tokens"),
         total_tokens=usage.get("total_tokens"),
+        **usage_detail(usage),
         stop_reason=reason,
         provider_stop_reason=finish,
         model_id=data.get("model"),

@@ -62,6 +62,14 @@ class OpenAIProvider(Provider):
     name = "openai"
     description = "OpenAI and OpenAI-compatible servers (Ollama, vLLM, llama.cpp, LM Studio)"
     settings_class: ClassVar[type | None] = OpenAISettings
+
+    @classmethod
+    def option_classes(cls) -> tuple[type, ...]:
+        """``OpenAIChatOptions``, for ``genai chat -o seed=7``."""
+        from .options import OpenAIChatOptions  # noqa: PLC0415 - loaded when asked
+
+        return (OpenAIChatOptions,)
+
     _section = "models"
 
     def __init__(

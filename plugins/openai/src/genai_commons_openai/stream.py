@@ -23,7 +23,7 @@ from genai_commons import ChatStreamEvent, StopReason, StreamEnd, TextDelta, Too
 from genai_commons.formats.sse import Event, EventDecoder, InvalidUTF8
 from genai_commons.jsonparse import loads
 
-from .chat_wire import chat_response, stop_reason
+from .chat_wire import chat_response, stop_reason, usage_detail
 from .errors import ErrorEvent, MalformedAnswer, TruncatedStream
 
 if TYPE_CHECKING:
@@ -37,7 +37,16 @@ _DONE = "[DONE]"
 class ChunkReader:
     """Turns the chunks of one stream into events, remembering what the end event needs."""
 
-    __slots__ = ("finish", "input_tokens", "model", "output_tokens", "refused", "total_tokens", "usage_seen")
+    __slots__ = (
+        "detail",
+        "finish",
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "refused",
+        "total_tokens",
+        "usage_seen",
+    )
 
     def __init__(self) -> None:
         self.finish: str | None = None
@@ -45,6 +54,8 @@ class ChunkReader:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.total_tokens: int | None = None
+        #: Cached prompt and reasoning tokens (see :func:`usage_detail`).
+        self.detail: dict[str, Any] = {}
         self.refused = False
         self.usage_seen = False
 
@@ -57,6 +68,7 @@ class ChunkReader:
             self.input_tokens = usage.get("prompt_tokens")
             self.output_tokens = usage.get("completion_tokens")
             self.total_tokens = usage.get("total_tokens")
+            self.detail = usage_detail(usage)
         if chunk.get("model"):
             self.model = chunk["model"]
         choices = chunk.get("choices")
@@ -93,6 +105,7 @@ class ChunkReader:
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             total_tokens=self.total_tokens,
+            **self.detail,
             model_id=self.model,
         )
 
@@ -135,6 +148,8 @@ def _whole_answer(body: bytes) -> list[ChatStreamEvent]:
             input_tokens=response.input_tokens,
             output_tokens=response.output_tokens,
             total_tokens=response.total_tokens,
+            cache_read_tokens=response.cache_read_tokens,
+            reasoning_tokens=response.reasoning_tokens,
             model_id=response.model_id,
         )
     )

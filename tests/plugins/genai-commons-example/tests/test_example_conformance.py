@@ -34,8 +34,6 @@ class TestExampleConformance(ProviderConformance):
     def plugin(self) -> ExampleProvider:
         return provider_with(EngineService())
 
-    STRUCTURED_OUTPUT = False  # the engine has no structured output
-
     def fail_next(self, plugin: Any, kind: str) -> None:
         plugin.transport.handler.fail_next(kind)
 

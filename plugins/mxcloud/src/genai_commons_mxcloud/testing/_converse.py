@@ -29,11 +29,23 @@ def _calls(value: Any) -> tuple[tuple[str, dict[str, Any]], ...]:
 
 @frozen(kw_only=True)
 class Reply:
-    """A scripted answer: text and/or tool calls ``(name, input)``."""
+    """A scripted answer: text and/or tool calls ``(name, input)``; ``cache_read`` and
+    ``cache_write`` prompt tokens are reported as Converse does (``cacheReadInputTokens``,
+    ``cacheWriteInputTokens``, apart from ``inputTokens`` and within ``totalTokens``)."""
 
     text: str = ""
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = field(default=(), converter=_calls)
     stop_reason: str | None = None
+    cache_read: int = 0
+    cache_write: int = 0
+
+
+def _usage(reply: Reply, tokens_in: int, tokens_out: int) -> dict[str, Any]:
+    cached = reply.cache_read + reply.cache_write
+    usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out + cached}
+    if cached:
+        usage.update(cacheReadInputTokens=reply.cache_read, cacheWriteInputTokens=reply.cache_write)
+    return usage
 
 
 def words(text: str) -> int:
@@ -225,7 +237,13 @@ def reply_for(body: dict[str, Any], scripted: Reply | None, counter: int) -> tup
     stop = scripted.stop_reason or ("tool_use" if scripted.tool_calls else "end_turn")
     if limit is not None and words(text) > limit:
         text, stop = " ".join(text.split()[:limit]), "max_tokens"
-    reply = Reply(text=text, tool_calls=scripted.tool_calls, stop_reason=stop)
+    reply = Reply(
+        text=text,
+        tool_calls=scripted.tool_calls,
+        stop_reason=stop,
+        cache_read=scripted.cache_read,
+        cache_write=scripted.cache_write,
+    )
     output = words(text) + sum(words(json.dumps(i)) for _n, i in reply.tool_calls)
     return reply, words(text_in), output
 
@@ -237,7 +255,7 @@ def converse_answer(reply: Reply, tokens_in: int, tokens_out: int, counter: int)
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": reply.stop_reason,
-        "usage": {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out},
+        "usage": _usage(reply, tokens_in, tokens_out),
         "metrics": {"latencyMs": 12},
     }
 
@@ -273,5 +291,4 @@ def stream_frames(
             yield frame("CONTENT_BLOCK_DELTA", {"contentBlockIndex": block, "delta": {"toolUse": {"input": piece}}})
         yield frame("CONTENT_BLOCK_STOP", {"contentBlockIndex": block})
     yield frame("MESSAGE_STOP", {"stopReason": reply.stop_reason})
-    usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out}
-    yield frame("METADATA", {"usage": usage, "metrics": {"latencyMs": 12}})
+    yield frame("METADATA", {"usage": _usage(reply, tokens_in, tokens_out), "metrics": {"latencyMs": 12}})

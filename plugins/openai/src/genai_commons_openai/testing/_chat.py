@@ -39,11 +39,34 @@ _KNOWN_FIELDS = {
 
 
 class Reply:
-    """A scripted answer: text, tool calls (name and arguments), or both."""
+    """A scripted answer: text, tool calls (name and arguments), or both; ``cached_tokens`` of the
+    prompt came from OpenAI's prompt cache and ``reasoning_tokens`` are added to the completion
+    (as OpenAI reports them, in ``prompt_tokens_details`` and ``completion_tokens_details``)."""
 
-    def __init__(self, text: str | None = None, tool_calls: list[tuple[str, Mapping[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        text: str | None = None,
+        tool_calls: list[tuple[str, Mapping[str, Any]]] | None = None,
+        *,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> None:
         self.text = text
         self.tool_calls = list(tool_calls or [])
+        self.cached_tokens = cached_tokens
+        self.reasoning_tokens = reasoning_tokens
+
+
+def _usage(body: Mapping[str, Any], reply: Reply, text: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    prompt = prompt_tokens(body)
+    completion_tokens = words(text or "") + 10 * len(calls) + reply.reasoning_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": min(reply.cached_tokens, prompt), "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens, "audio_tokens": 0},
+    }
 
 
 def words(text: str) -> int:
@@ -140,16 +163,51 @@ def check_chat(body: Mapping[str, Any], model: Mapping[str, Any]) -> None:
                     "unsupported_parameter",
                 )
     fmt = body.get("response_format")
-    if fmt is not None and fmt.get("type") not in ("text", "json_object", "json_schema"):
+    if fmt is not None:
+        _check_response_format(fmt)
+
+
+def _check_response_format(fmt: Mapping[str, Any]) -> None:
+    if fmt.get("type") not in ("text", "json_object", "json_schema"):
         raise ApiError.invalid("Invalid value for 'response_format.type'", "response_format")
-    if fmt is not None and fmt.get("type") == "json_schema" and not (fmt.get("json_schema") or {}).get("name"):
+    if fmt.get("type") == "json_schema" and not (fmt.get("json_schema") or {}).get("name"):
         raise ApiError.invalid("response_format.json_schema needs a name", "response_format")
+    if fmt.get("type") == "json_schema" and fmt["json_schema"].get("strict"):
+        problem = _strict_problem(fmt["json_schema"].get("schema") or {})
+        if problem is not None:
+            raise ApiError.invalid(
+                f"Invalid schema for response_format '{fmt['json_schema']['name']}': {problem}", "response_format"
+            )
 
 
-def _placeholder(schema: Mapping[str, Any]) -> Any:
+def _strict_problem(schema: Any) -> str | None:
+    """What strict mode refuses in a schema (as the API says it), or None: every object must list
+    all its properties in ``required`` and say ``"additionalProperties": false``."""
+    if isinstance(schema, list):
+        return next((p for p in map(_strict_problem, schema) if p is not None), None)
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return "'additionalProperties' is required to be supplied and to be false."
+        if set(schema.get("required") or ()) != set(schema.get("properties") or {}):
+            return "'required' is required to be supplied and to be an array including every key in properties."
+    children = [*(schema.get("properties") or {}).values(), *(schema.get("$defs") or {}).values()]
+    children += [schema[key] for key in ("items", "anyOf") if key in schema]
+    return _strict_problem(children)
+
+
+def _placeholder(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> Any:
+    root = schema if root is None else root
+    reference = schema.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        return _placeholder(root.get("$defs", {}).get(reference.rpartition("/")[2], {}), root)
+    if "anyOf" in schema:  # the first option that is not null
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"] or schema["anyOf"]
+        return _placeholder(options[0], root)
     kind = schema.get("type")
     if kind == "object":
-        return {name: _placeholder(sub) for name, sub in (schema.get("properties") or {}).items()}
+        return {name: _placeholder(sub, root) for name, sub in (schema.get("properties") or {}).items()}
     if kind == "array":
         return []
     if "enum" in schema:
@@ -228,21 +286,13 @@ def answer(
 
 def completion(body: Mapping[str, Any], reply: Reply, completion_id: str, created: int) -> dict[str, Any]:
     message, text, calls, finish = answer(body, reply, completion_id)
-    completion_tokens = words(text or "") + 10 * len(calls)
-    prompt = prompt_tokens(body)
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": body["model"],
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-        },
+        "usage": _usage(body, reply, text, calls),
         "service_tier": "default",
         "system_fingerprint": "fp_fake",
     }
@@ -284,14 +334,4 @@ def chunks(body: Mapping[str, Any], reply: Reply, completion_id: str, created: i
         yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
     yield chunk({}, finish)
     if usage_wanted:
-        prompt = prompt_tokens(body)
-        completion_tokens = words(text or "") + 10 * len(calls)
-        yield {
-            **base,
-            "choices": [],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt + completion_tokens,
-            },
-        }
+        yield {**base, "choices": [], "usage": _usage(body, reply, text, calls)}
