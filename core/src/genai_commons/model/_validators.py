@@ -45,6 +45,8 @@ def in_range(low: float | None, high: float | None) -> Callable[[Any, Any, Any],
         if value is None:
             return
         kind = type(value)
+        if kind is int and (low is None or value >= low) and (high is None or value <= high):
+            return  # the common case (token counts on every call), settled first
         if kind is not int and kind is not float and (kind is bool or not isinstance(value, int | float)):
             raise ValidationError(f"{attribute.name} must be a number, got {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value):  # NaN passes every comparison below

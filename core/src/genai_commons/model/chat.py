@@ -6,6 +6,7 @@ edited copy, so a request can be reused and shared between threads.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -280,6 +281,11 @@ class Request(CarriesProviderOptions):
         return None
 
 
+#: How :meth:`Response.with_duration` copies a response class: its fields' getter and names.
+_COPY_PLANS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...]]] = {}
+_set = object.__setattr__
+
+
 @frozen(kw_only=True)
 class Response:
     """What a chat or image generation call returns (``Response``)."""
@@ -321,10 +327,15 @@ class Response:
         validated when this response was built (this runs on every call, so it stays cheap)."""
         if duration_ms < 0:
             raise ValidationError(f"duration_ms must be at least 0, got {duration_ms}")
-        copy = object.__new__(type(self))
-        for attribute in attrs.fields(type(self)):
-            object.__setattr__(copy, attribute.name, getattr(self, attribute.name))
-        object.__setattr__(copy, "duration_ms", duration_ms)
+        cls = type(self)
+        plan = _COPY_PLANS.get(cls)
+        if plan is None:
+            names = tuple(attribute.name for attribute in attrs.fields(cls))
+            plan = _COPY_PLANS[cls] = (operator.attrgetter(*names), names)
+        copy = object.__new__(cls)
+        for name, value in zip(plan[1], plan[0](self), strict=True):
+            _set(copy, name, value)
+        _set(copy, "duration_ms", duration_ms)
         return copy
 
     def to_openai(self) -> dict[str, Any]:
