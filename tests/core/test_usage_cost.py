@@ -235,3 +235,10 @@ def test_the_usage_store_keeps_the_cost(make_host: Any, tmp_path: Path) -> None:
     with UsageDatabase(tmp_path / "usage.db") as db:
         (record,) = db.records()
     assert record.cost == pytest.approx(record.total_tokens / 1_000_000)
+
+
+def test_config_takes_prices_as_tables_and_refuses_a_misspelt_key(tmp_path: Path) -> None:
+    config = Config.defaults(tmp_path, prices={"fake:chat": {"input": 2.5, "output": 10.0}})
+    assert config.prices["fake:chat"] == Price(input=2.5, output=10.0)
+    with pytest.raises(ConfigurationError, match=r"\[prices\.\"fake:chat\"\] has no key 'inptu'"):
+        Config.defaults(tmp_path, prices={"fake:chat": {"inptu": 2.5}})

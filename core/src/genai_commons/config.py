@@ -24,7 +24,7 @@ from .budget_settings import BudgetSettings
 from .deadlines import positive_seconds
 from .errors import ConfigurationError, MissingCredentialsError
 from .model.enums import SearchType
-from .prices import Price, check_price_refs
+from .prices import Price, check_price_refs, prices_of
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -296,7 +296,7 @@ class Config:
     knowledge: KnowledgeSettings = field(factory=KnowledgeSettings)
     files: FileSettings = field(factory=FileSettings)
     #: ``[prices."PROVIDER:MODEL"]``: prices that override or extend the shipped table.
-    prices: Mapping[str, Price] = field(factory=dict, validator=check_price_refs)
+    prices: Mapping[str, Price] = field(factory=dict, converter=prices_of, validator=check_price_refs)
     #: ``[budgets]``: monthly limits (see :mod:`genai_commons.budget_settings`).
     budgets: BudgetSettings = field(factory=BudgetSettings)
     providers: Mapping[str, Mapping[str, Any]] = field(factory=dict, repr=False)

@@ -156,6 +156,27 @@ def price_table(config: Config) -> PriceTable:
     return shipped_prices().with_overrides(config.prices)
 
 
+def prices_of(value: Mapping[str, Price | Mapping[str, Any]]) -> dict[str, Price]:
+    """An attrs converter: ``Config(prices=...)`` takes :class:`Price` objects or tables of
+    ``input``, ``output``, ``cached_input``, ``cache_write`` and ``image``."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f'prices must be a table of [prices."PROVIDER:MODEL"] tables, got {type(value).__name__}'
+        )
+    out: dict[str, Price] = {}
+    for ref, price in value.items():
+        if isinstance(price, Price):
+            out[ref] = price
+            continue
+        if not isinstance(price, Mapping):
+            raise ConfigurationError(f'[prices."{ref}"] must be a table of {", ".join(PRICE_KEYS)}')
+        unknown = sorted(set(price) - set(PRICE_KEYS))
+        if unknown:
+            raise ConfigurationError(f'[prices."{ref}"] has no key {unknown[0]!r}; use {", ".join(PRICE_KEYS)}')
+        out[ref] = Price(**price)
+    return out
+
+
 def check_price_refs(_instance: Any, _attribute: Any, value: Mapping[str, Price]) -> None:
     """An attrs validator: every ``[prices]`` key is ``PROVIDER:MODEL``."""
     for ref in value:
