@@ -4,10 +4,11 @@ Three kinds of hook, named in each docstring:
 
 * **capability** — routed to the provider that owns the target: every implementation returns
   ``None`` unless ``model.provider`` (or ``knowledge_base.provider``, ``agent.provider``) is one
-  of its own providers. Stops at the first non-None result. Other plugins may wrap these calls
-  with ``@hookimpl(wrapper=True)`` for caching, redaction, guardrails or tracing, without knowing
-  the provider (an ``_async`` hook's result is an awaitable or async iterator; a wrapper that
-  changes it returns a new one).
+  of its own providers. Stops at the first non-None result. A cross-cutting plugin (cache,
+  redaction, guardrail, tracing) sees every one of these calls, whatever the provider, by
+  subclassing :class:`genai_commons.Middleware`; a raw ``@hookimpl(wrapper=True)`` works too (an
+  ``_async`` hook's result is an awaitable or async iterator; a wrapper that changes it returns
+  a new one).
 * **discovery** — every plugin answers; all results are collected.
 * **event** — broadcast to every plugin; return values are ignored.
 
