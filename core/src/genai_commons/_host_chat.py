@@ -46,12 +46,18 @@ class ChatCalls(HostBase):
         files: FileCollection | None,
         stream: bool,
         params: Any = _NO_PARAMS,
-    ) -> tuple[DeployedModel, Request]:
+        output_schema: Any = None,
+    ) -> tuple[DeployedModel, Request, Plan | None]:
+        """The model, the checked request (shaped for the output schema, when there is one) and
+        the structured-output plan (None without a schema)."""
         deployed = self.model(model)
         request = (_to_request or _load_call_forms())(request, files, params)
         check_chat(deployed, request, stream=stream)
         self._route(deployed.provider, Capability.CHAT_STREAM if stream else Capability.CHAT, deployed.model_id)
-        return deployed, request
+        if output_schema is None and request.output_schema is None:
+            return deployed, request, None
+        shaped = _plan(deployed, request, output_schema)
+        return deployed, shaped.request, shaped
 
     @over_targets
     def chat(
@@ -72,11 +78,7 @@ class ChatCalls(HostBase):
         request's fields. When the model calls functions the request offers, the host runs them
         and calls the model again, up to ``max_steps`` model calls; the response's usage covers
         every step and one usage event is recorded."""
-        deployed, current = self._chat_input(model, request, files, False, params)
-        shaped = None
-        if output_schema is not None or current.output_schema is not None:  # structured output
-            shaped = _plan(deployed, current, output_schema)
-            current = shaped.request
+        deployed, current, shaped = self._chat_input(model, request, files, False, params, output_schema)
         if _has_files(current):
             current = self._fetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
@@ -115,11 +117,7 @@ class ChatCalls(HostBase):
         """:meth:`chat`, async; coroutine tool functions run concurrently."""
         from .toolloop import aggregate, next_step, run_calls_async, runnable_calls  # noqa: PLC0415
 
-        deployed, current = self._chat_input(model, request, files, False, params)
-        shaped = None
-        if output_schema is not None or current.output_schema is not None:  # structured output
-            shaped = _plan(deployed, current, output_schema)
-            current = shaped.request
+        deployed, current, shaped = self._chat_input(model, request, files, False, params, output_schema)
         if _has_files(current):
             current = await self._afetch(current, deployed)
         limit = max_steps or self.config.tools.max_steps
@@ -184,11 +182,7 @@ class ChatCalls(HostBase):
         sums the usage of every step. ``run_tools=False`` hands tool calls back instead."""
         from .streams import ChatStream  # noqa: PLC0415
 
-        deployed, req = self._chat_input(model, request, files, True, params)
-        shaped = None
-        if output_schema is not None or req.output_schema is not None:  # structured output
-            shaped = _plan(deployed, req, output_schema)
-            req = shaped.request
+        deployed, req, shaped = self._chat_input(model, request, files, True, params, output_schema)
         if _has_files(req):
             req = self._fetch(req, deployed)
         started = time.perf_counter()
@@ -251,11 +245,7 @@ class ChatCalls(HostBase):
         """:meth:`stream`, for ``async for``; coroutine tool functions run concurrently."""
         from .streams import AsyncChatStream  # noqa: PLC0415
 
-        deployed, req = self._chat_input(model, request, files, True, params)
-        shaped = None
-        if output_schema is not None or req.output_schema is not None:  # structured output
-            shaped = _plan(deployed, req, output_schema)
-            req = shaped.request
+        deployed, req, shaped = self._chat_input(model, request, files, True, params, output_schema)
         if _has_files(req):
             req = await self._afetch(req, deployed)
         started = time.perf_counter()

@@ -474,21 +474,8 @@ class ProviderConformance(ChatConformance):
         image_model: str | None,
     ) -> None:
         call = self._first_call(host, {"chat": chat_model, "embed": embedding_model, "image": image_model})
-        expected = FAILURE_KINDS[kind]
-        attempts = retry_policy.max_attempts if expected.retryable else 1
-        before = self.transport_calls(plugin)
-        for _ in range(attempts):
-            self.fail_next(plugin, kind)
-        with pytest.raises(expected) as info:
-            call()
-        error = info.value
-        assert error.__cause__ is not None, f"raise the {expected.__name__} `from` the transport error"
-        assert error.provider == provider_name
+        error = self._expect_failure(kind, call, plugin, provider_name, recorder, retry_policy, f"a {kind} failure")
         assert str(error), "the message says what went wrong"
-        assert recorder.records == [], "no usage is recorded for a failure"
-        if before is not None:
-            made = "retried" if expected.retryable else "not retried"
-            assert self.transport_calls(plugin) == before + attempts, f"a {kind} failure is {made}"
 
     @pytest.mark.parametrize("kind", [k for k, cls in FAILURE_KINDS.items() if cls.retryable])
     def test_retryable_errors_are_retried(

@@ -106,6 +106,34 @@ class ChatConformance:
     def transport_calls(self, plugin: Any) -> int | None:  # pragma: no cover - ProviderConformance's
         raise NotImplementedError
 
+    def _expect_failure(
+        self,
+        kind: str,
+        call: Callable[[], object],
+        plugin: Any,
+        provider_name: str,
+        recorder: UsageRecorder,
+        retry_policy: RetryPolicy,
+        what: str,
+    ) -> Exception:
+        """Make every attempt of ``call`` fail with ``kind``; check the core error it raises, that
+        no usage is recorded, and how many requests reached the transport."""
+        expected = FAILURE_KINDS[kind]
+        attempts = retry_policy.max_attempts if expected.retryable else 1
+        before = self.transport_calls(plugin)
+        for _ in range(attempts):
+            self.fail_next(plugin, kind)
+        with pytest.raises(expected) as info:
+            call()
+        error = info.value
+        assert error.__cause__ is not None, f"raise the {expected.__name__} `from` the transport error"
+        assert error.provider == provider_name
+        assert recorder.records == [], "no usage is recorded for a failure"
+        if before is not None:
+            made = "retried" if expected.retryable else "not retried"
+            assert self.transport_calls(plugin) == before + attempts, f"{what} is {made}"
+        return error
+
     def last_request(self, plugin: Any) -> Any:
         """The last request the service received: its body as text, bytes or JSON-able data, or a
         domain object (a :class:`Request`). The checks look in it for what must reach the service
@@ -333,19 +361,15 @@ class ChatConformance:
         stream_model: str | None,
     ) -> None:
         ref, _ = self._chat_model(host, stream_model, "stream_model", supports_streaming=True)
-        expected = FAILURE_KINDS[kind]
-        attempts = retry_policy.max_attempts if expected.retryable else 1
-        before = self.transport_calls(plugin)
-        for _ in range(attempts):
-            self.fail_next(plugin, kind)
-        with pytest.raises(expected) as info:
-            host.stream(ref, _PROMPT).collect()
-        assert info.value.__cause__ is not None, f"raise the {expected.__name__} `from` the transport error"
-        assert info.value.provider == provider_name
-        assert recorder.records == [], "no usage is recorded for a failure"
-        if before is not None:
-            made = "retried" if expected.retryable else "not retried"
-            assert self.transport_calls(plugin) == before + attempts, f"a streamed {kind} failure is {made}"
+        self._expect_failure(
+            kind,
+            lambda: host.stream(ref, _PROMPT).collect(),
+            plugin,
+            provider_name,
+            recorder,
+            retry_policy,
+            f"a streamed {kind} failure",
+        )
 
     def test_stream_cut_midway(
         self, host: Host, plugin: Any, provider_name: str, recorder: UsageRecorder, stream_model: str | None
